@@ -1,0 +1,61 @@
+"""Atomic output: results appear whole or not at all, and never overwrite an input half-way.
+
+Each writer writes to a hidden temporary file in the destination folder and renames it onto
+the destination (``os.replace`` is atomic on one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import SimpleITK as sitk
+
+_MULTI_SUFFIXES = (".nii.gz", ".mrk.json", ".seg.nrrd", ".tar.gz")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for s in _MULTI_SUFFIXES:
+        if name.endswith(s):
+            return path.name[-len(s) :]
+    return path.suffix
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same extension); rename it onto ``path`` on success."""
+    dest = Path(path)
+    if not dest.parent.exists():
+        raise FileNotFoundError(f"output folder {dest.parent} does not exist: create it first")
+    tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp{_suffix(dest)}"
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_image(image: sitk.Image, path: str | os.PathLike, compress: bool = True) -> Path:
+    """Write a SimpleITK image atomically (compression on for .nii.gz/.nrrd)."""
+    with atomic_output(path) as tmp:
+        sitk.WriteImage(image, str(tmp), useCompression=compress)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write JSON (indented, keys in insertion order) atomically."""
+    return write_text(path, json.dumps(data, indent=2) + "\n")
