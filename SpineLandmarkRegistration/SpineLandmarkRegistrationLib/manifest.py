@@ -30,15 +30,19 @@ def _text(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
 
 
 def relative_row(row: dict[str, str | os.PathLike], manifest_dir: Path) -> dict[str, str]:
-    """Make a row's paths relative to ``manifest_dir`` where they lie below it."""
+    """Make a row's paths (absolute, or relative to the working folder) relative to ``manifest_dir``.
+
+    Paths outside ``manifest_dir`` stay absolute.
+    """
     out: dict[str, str] = {}
     for k, v in row.items():
         s = str(v)
-        if k not in ("subject", "split") and s and os.path.isabs(s):
+        if k not in ("subject", "split") and s:
+            full = Path(s).resolve()
             try:
-                s = Path(s).resolve().relative_to(manifest_dir.resolve()).as_posix()
+                s = full.relative_to(manifest_dir.resolve()).as_posix()
             except ValueError:
-                pass
+                s = str(full)
         out[k] = s
     return out
 

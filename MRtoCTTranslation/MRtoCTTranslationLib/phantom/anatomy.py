@@ -13,7 +13,7 @@ import numpy as np
 
 from SpineLandmarkRegistrationLib.levels import ordered_levels, region
 
-from .transforms import kabsch, rigid, rot_x, rot_y, rot_z
+from .transforms import kabsch, rigid, rot_x, rot_y, rot_z, rotation
 
 
 @dataclass
@@ -142,20 +142,20 @@ def build_chain(
     anterior-posterior and cranio-caudal axes.
     """
     poses: list[np.ndarray] = []
-    phi = 0.0
+    phi = 0.0  # sagittal tilt of the current vertebra, degrees
     centre = np.zeros(3)
     for i, s in enumerate(shapes):
+        seg = 0.0
+        if i > 0:
+            seg = segment_angle_deg(shapes[i - 1].level, s.level, curv) + float(extra_deg[i - 1])
+            phi += seg
         r = rot_x(np.radians(phi)) @ rot_y(np.radians(coronal_deg[i])) @ rot_z(np.radians(axial_deg[i]))
         if i > 0:
             prev, rp = shapes[i - 1], poses[i - 1][:3, :3]
             inferior = poses[i - 1][:3, 3] + rp @ np.array([0, 0, -prev.body_h / 2])
-            mid = rot_x(np.radians(phi - seg / 2)) @ np.array([0.0, 0.0, -1.0])
-            superior = inferior + prev.disc_below * mid
-            centre = superior - r @ np.array([0, 0, s.body_h / 2])
+            mid = rot_x(np.radians(phi - seg / 2)) @ np.array([0.0, 0.0, -1.0])  # disc axis: halfway
+            centre = inferior + prev.disc_below * mid - r @ np.array([0, 0, s.body_h / 2])
         poses.append(rigid(r, centre))
-        if i < len(shapes) - 1:
-            seg = segment_angle_deg(s.level, shapes[i + 1].level, curv) + float(extra_deg[i])
-            phi += seg
     return poses
 
 
@@ -163,16 +163,15 @@ def normalise_chain(poses: list[np.ndarray], first: int, last: int) -> list[np.n
     """Re-place a chain so the requested levels' mid-point is the origin and their axis is vertical."""
     top, bottom = poses[first][:3, 3], poses[last][:3, 3]
     axis = top - bottom
+    if np.linalg.norm(axis) < 1e-9:  # a single level: use its own cranio-caudal axis
+        axis = poses[first][:3, 2].copy()
     axis /= np.linalg.norm(axis)
     z = np.array([0.0, 0.0, 1.0])
     v = np.cross(axis, z)
     if np.linalg.norm(v) < 1e-12:
         r = np.eye(3)
     else:
-        ang = np.arccos(np.clip(axis @ z, -1, 1))
-        from .transforms import rotation
-
-        r = rotation(v, ang)
+        r = rotation(v, np.arccos(np.clip(axis @ z, -1, 1)))
     m = rigid(r, -(r @ ((top + bottom) / 2)))
     return [m @ p for p in poses]
 

@@ -20,7 +20,14 @@ from SpineLandmarkRegistrationLib.levels import HELD_OUT_KINDS, LANDMARK_KINDS, 
 from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet, write_markups_json
 
 from .acquisition import acquire_ct, acquire_mr, bias_field, block_mode
-from .anatomy import align_chain, build_chain, normalise_chain, rendered_levels, sample_curvature, sample_shape
+from .anatomy import (
+    align_chain,
+    build_chain,
+    normalise_chain,
+    rendered_levels,
+    sample_curvature,
+    sample_shape,
+)
 from .render import render, supersampled
 from .shapes import vertebra_geometry
 from .texture import LATTICE, make_texture
@@ -141,12 +148,22 @@ def _box_grid(centre: np.ndarray, extent: np.ndarray, spacing: np.ndarray, direc
 def case_grids(layout: CaseLayout, opts: PhantomOptions, rng: np.random.Generator) -> dict[str, Grid]:
     """CT grid (axial, whole trunk width), MR grid (sagittal slab) and the isotropic CT grid over the MR FOV."""
     ct = layout.ct
-    idx = [ct.levels.index(opts.levels[0]), ct.levels.index(opts.levels[-1])]
-    zs = [ct.poses[i][2, 3] for i in idx]
-    hs = [ct.geometries[i].shape.body_h / 2 for i in idx]
-    z_top, z_bot = zs[0] + hs[0] + 15.0, zs[1] - hs[1] - 15.0
+    # cover every requested vertebral body and spinous process (thoracic ones reach far down)
+    z_top, z_bot, y_spin = -np.inf, np.inf, 0.0
+    for lv in opts.levels:
+        i = ct.levels.index(lv)
+        geo, pose = ct.geometries[i], ct.poses[i]
+        h = geo.shape.body_h / 2
+        for p in (np.array([0.0, 0.0, h]), np.array([0.0, 0.0, -h])):
+            z = (pose[:3, :3] @ p + pose[:3, 3])[2]
+            z_top, z_bot = max(z_top, z), min(z_bot, z)
+        sp = pose[:3, :3] @ geo.points["spinous"] + pose[:3, 3]
+        z_top = max(z_top, sp[2] + geo.shape.spinous_half_h)
+        z_bot = min(z_bot, sp[2] - geo.shape.spinous_half_h - 6.0)
+        y_spin = min(y_spin, sp[1])
+    z_top, z_bot = z_top + 15.0, z_bot - 15.0
     skin = float(layout.ct.table["skin_post"].max())
-    y_post, y_ant = -skin - 12.0, 85.0
+    y_post, y_ant = min(-skin, y_spin - 20.0) - 12.0, 85.0
     centre_anat = np.array([0.0, (y_post + y_ant) / 2, (z_top + z_bot) / 2])
     ext_ras = np.array([180.0, y_ant - y_post, z_top - z_bot])  # R, A, S extents
 

@@ -62,7 +62,7 @@ def montage(case_dir: str | os.PathLike, png: str | os.PathLike) -> Path:
         ("CT (own position)", "ct.nii.gz", ct_lm, (-250, 1250)),
         ("CT in the MR world", "ct_mrworld.nii.gz", mr_lm, (-250, 1250)),
     ]
-    fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 5.2), dpi=110)
+    fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 5.2), dpi=90)
     for ax, (title, fname, lms, window) in zip(axs, panels, strict=True):
         img = sitk.ReadImage(str(case / fname))
         centre = np.mean([p for k, p in lms.items() if k.endswith("-body")], axis=0)

@@ -59,7 +59,7 @@ def _vertebra_soft_row(geo: VertebraGeometry, pose: np.ndarray, soft: CaseSoftTi
         "fat": soft.fat * (0.5 if reg == "cervical" else 1.0),
         "musc_x": musc[0], "musc_y": s.canal_y - musc[2] * 0.75, "musc_a": musc[1], "musc_b": musc[2],
         "psoas_x": s.body_w / 2 + psoas_r * 0.8, "psoas_r": psoas_r,
-        "lung_x": s.body_w / 2 + 50.0 if lung else 0.0, "lung_y": 25.0,
+        "lung_x": s.body_w / 2 + 50.0, "lung_y": 25.0,  # lungs shrink in place where they end
         "lung_a": 45.0 if lung else 0.0, "lung_b": 65.0 if lung else 0.0,
         "wall_y": -s.body_d / 2,
     }

@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine:
+#   make demo   set up .venv and run the pipeline on a phantom case (outputs in demo_out/)
+#   make test   set up .venv with the test extras and run the whole test suite
+# Override TORCH_SPEC to install another torch build first (e.g. a CUDA build).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+DEMO_OUT ?= demo_out
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: pyproject.toml | $(PY)
+	$(PIP) install -q $(TORCH_SPEC)
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.runtime-installed
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.runtime-installed
+	$(VENV)/bin/mrtoct phantom --out $(DEMO_OUT)/phantom --cases 1 --seed 0 --overwrite \
+		--figure $(DEMO_OUT)/phantom_figure.png
+
+lint: $(VENV)/.test-installed
+	$(PY) -m ruff check .
+
+test: $(VENV)/.test-installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.runtime-installed
+	$(PY) Testing/Benchmarks/bench_phantom.py
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

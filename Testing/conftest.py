@@ -1,0 +1,54 @@
+"""Shared pytest fixtures: the module folders on sys.path, a real headless MRML scene, the Slicer stand-in.
+
+Slicer is imported only inside fixtures, so tests of the pure core never pay for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TESTING_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTING_DIR.parent
+MODULE_DIRS = (REPO_ROOT / "MRtoCTTranslation", REPO_ROOT / "SpineLandmarkRegistration")
+
+if str(TESTING_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTING_DIR))  # for the `headless` package
+
+
+@pytest.fixture(scope="session", autouse=True)
+def module_paths() -> tuple[Path, ...]:
+    """Both module folders on sys.path, so ``import MRtoCTTranslation`` works as in Slicer."""
+    for d in MODULE_DIRS:
+        if str(d) not in sys.path:
+            sys.path.insert(0, str(d))
+    return MODULE_DIRS
+
+
+@pytest.fixture(scope="session")
+def headless_slicer() -> Any:
+    """One scene with all module logics for the session (building it takes about 1.5 s)."""
+    from headless.scene import HeadlessSlicer
+
+    return HeadlessSlicer()
+
+
+@pytest.fixture
+def mrml_scene(headless_slicer: Any) -> Iterator[Any]:
+    """The session's scene, emptied before and after the test, installed as ``slicer.mrmlScene``."""
+    headless_slicer.install()
+    headless_slicer.clear()
+    yield headless_slicer.scene
+    headless_slicer.clear()
+
+
+@pytest.fixture
+def slicer_standin(mrml_scene: Any) -> Any:
+    """The ``slicer`` module with the stand-in for ScriptedLoadableModule & co. installed on a clean scene."""
+    from headless import slicer_standin as standin
+
+    return standin.install()

@@ -1,0 +1,81 @@
+"""``mrtoct phantom`` from the command line: it writes a cohort, and bad input writes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from MRtoCTTranslationLib.cli.main import main
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    code = "import sys; from MRtoCTTranslationLib.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_writes_cases_manifest_and_figure(tmp_path):
+    out, fig = tmp_path / "cohort", tmp_path / "fig.png"
+    r = _run(["phantom", "--out", str(out), "--cases", "2", "--seed", "1", "--levels", "L2-L3",
+              "--ct-spacing", "3", "--mr-spacing", "2,2,4", "--figure", str(fig), "--split", "test"])
+    assert r.returncode == 0, r.stderr
+    lines = (out / "manifest.csv").read_text().splitlines()
+    assert len(lines) == 3 and all(",test," in ln for ln in lines[1:])
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list(out.glob("*/truth.json"))) == 2
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--levels", "L9-L10"], "unknown vertebral level"),
+        (["--levels", "L5-L1"], "cranial first"),
+        (["--ct-spacing", "0"], "--ct-spacing must be positive"),
+        (["--ct-spacing", "-2"], "--ct-spacing must be positive"),
+        (["--mr-spacing", "1,0,3"], "--mr-spacing"),
+        (["--mr-spacing", "1,3"], "--mr-spacing"),
+        (["--cases", "0"], "--cases must be at least 1"),
+        (["--extra-contrasts", "flair"], "unknown"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(tmp_path, capsys, args, needle):
+    out = tmp_path / "never"
+    code = main(["phantom", "--out", str(out), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert needle in err and len(err.splitlines()) == 1 and err.startswith("mrtoct phantom: error:")
+    assert not out.exists()
+
+
+def test_non_empty_output_needs_overwrite_and_keeps_user_files(tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    mine = out / "notes.txt"
+    mine.write_text("my file")
+    assert main(["phantom", "--out", str(out), "--levels", "L3"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert main(["phantom", "--out", str(out), "--levels", "L3", "--ct-spacing", "3", "--mr-spacing", "2,2,4",
+                 "--overwrite"]) == 0
+    assert mine.read_text() == "my file"
+    assert (out / "manifest.csv").exists()
+
+
+def test_relative_output_folder_gives_a_manifest_that_resolves(tmp_path, monkeypatch):
+    from SpineLandmarkRegistrationLib.manifest import read_manifest
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["phantom", "--out", "rel/cohort", "--levels", "L4", "--ct-spacing", "3", "--mr-spacing", "2,2,4"]) == 0
+    text = (tmp_path / "rel/cohort/manifest.csv").read_text()
+    assert "rel/cohort" not in text  # paths are relative to the manifest's folder
+    monkeypatch.chdir("/")
+    row = read_manifest(tmp_path / "rel/cohort/manifest.csv")[0]
+    assert Path(row["ct"]).is_file() and Path(row["truth"]).is_file()
+
+
+def test_no_temporary_files_are_left(tmp_path):
+    out = tmp_path / "c"
+    assert main(["phantom", "--out", str(out), "--levels", "L4", "--ct-spacing", "3", "--mr-spacing", "2,2,4"]) == 0
+    assert not [p for p in Path(out).rglob("*") if p.name.startswith(".")]

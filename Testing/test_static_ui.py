@@ -1,0 +1,113 @@
+"""Static checks of the module folders: .ui widget names, CMake file lists, and the core/Slicer boundary."""
+
+from __future__ import annotations
+
+import ast
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = ("SpineLandmarkRegistration", "MRtoCTTranslation")
+UI_NAME = re.compile(r"\bui\.([A-Za-z_]\w*)")
+SLICER_IMPORT = re.compile(r"^\s*(import|from)\s+(slicer|qt|ctk)\b", re.MULTILINE)
+
+
+def _widget_names(ui_file: Path) -> set[str]:
+    return {w.get("name") for w in ET.parse(ui_file).getroot().iter("widget")}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_ui_parses_and_has_every_widget_the_module_uses(name: str) -> None:
+    ui_file = REPO / name / "Resources" / "UI" / f"{name}.ui"
+    root = ET.parse(ui_file).getroot()
+    top = root.find("widget")
+    assert top is not None and top.get("class") == "qMRMLWidget"
+    widgets = _widget_names(ui_file)
+    used = set(UI_NAME.findall((REPO / name / f"{name}.py").read_text(encoding="utf-8")))
+    assert {"applyButton", "progressBar", "statusLabel"} <= used
+    assert used - widgets == set(), f"{name}.py uses widgets missing from {ui_file.name}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_ui_parameter_names_match_parameter_node_fields(name: str) -> None:
+    root = ET.parse(REPO / name / "Resources" / "UI" / f"{name}.ui").getroot()
+    bound = {
+        p.findtext("string")
+        for p in root.iter("property")
+        if p.get("name") == "SlicerParameterName"
+    }
+    source = (REPO / name / f"{name}.py").read_text(encoding="utf-8")
+    block = re.search(r"@parameterNodeWrapper\nclass \w+:\n(.*?)\n\n\n", source, re.DOTALL)
+    assert block, "no @parameterNodeWrapper class found"
+    fields = set(re.findall(r"^    (\w+):", block.group(1), re.MULTILINE))
+    assert bound and bound <= fields, f"unknown parameters in .ui: {bound - fields}"
+    assert fields - bound == set(), f"parameters with no widget: {fields - bound}"
+
+
+def _cmake_listed(name: str) -> set[str]:
+    text = (REPO / name / "CMakeLists.txt").read_text(encoding="utf-8")
+    block = re.search(r"set\(MODULE_PYTHON_SCRIPTS(.*?)\)", text, re.DOTALL)
+    assert block, "no MODULE_PYTHON_SCRIPTS in CMakeLists.txt"
+    return {s.replace("${MODULE_NAME}", name) for s in block.group(1).split()}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_python_file_is_listed_in_cmake(name: str) -> None:
+    folder = REPO / name
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*.py") if "__pycache__" not in p.parts}
+    listed = _cmake_listed(name)
+    assert on_disk - listed == set(), "not listed in CMakeLists.txt, so not packaged"
+    assert listed - on_disk == set(), "listed in CMakeLists.txt but missing"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_cmake_lists_resources_that_exist(name: str) -> None:
+    text = (REPO / name / "CMakeLists.txt").read_text(encoding="utf-8")
+    block = re.search(r"set\(MODULE_PYTHON_RESOURCES(.*?)\)", text, re.DOTALL)
+    assert block
+    for item in block.group(1).split():
+        assert (REPO / name / item.replace("${MODULE_NAME}", name)).is_file(), item
+    assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_core_lib_does_not_import_slicer(name: str) -> None:
+    lib = REPO / name / f"{name}Lib"
+    core = [p for p in lib.rglob("*.py") if "mrml" not in p.relative_to(lib).parts[:1]]
+    assert core, f"no core files under {lib}"
+    offenders = [p.relative_to(REPO).as_posix() for p in core if SLICER_IMPORT.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_import_pattern_catches_what_it_should() -> None:
+    hits = ["import slicer", "from slicer.util import x", "  import qt", "import ctk"]
+    misses = ["import slicerx", "# uses slicer", "from .mrml import slicer_nodes"]
+    assert all(SLICER_IMPORT.search(h) for h in hits)
+    assert not any(SLICER_IMPORT.search(m) for m in misses)
+
+
+def _gui_uses(source: str) -> list[str]:
+    """``slicer.app``/``slicer.mrmlScene`` attribute uses and qt/ctk imports in code (not in docstrings)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "slicer":
+            if node.attr in ("app", "mrmlScene"):
+                found.append(f"slicer.{node.attr}")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found += [n for n in names if n.split(".")[0] in ("qt", "ctk")]
+    return found
+
+
+def test_gui_use_detector_sees_code_not_docstrings() -> None:
+    assert _gui_uses('"""slicer.app is not used"""\nimport slicer\n') == []
+    code = "import slicer\nfrom ctk import x\nimport qt\na = slicer.app.x\nb = slicer.mrmlScene\n"
+    assert sorted(_gui_uses(code)) == ["ctk", "qt", "slicer.app", "slicer.mrmlScene"]
+
+
+def test_mrml_layer_uses_no_gui_and_no_global_scene() -> None:
+    for p in (REPO / "SpineLandmarkRegistration" / "SpineLandmarkRegistrationLib" / "mrml").glob("*.py"):
+        assert _gui_uses(p.read_text(encoding="utf-8")) == [], p.name
