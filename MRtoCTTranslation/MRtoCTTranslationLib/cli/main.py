@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import phantom_cmd
+from . import phantom_cmd, register_cmd
 from .errors import CLIError
 
-SUBCOMMANDS = (phantom_cmd,)
+SUBCOMMANDS = (phantom_cmd, register_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,135 @@
+"""Quality report of a landmark registration: residuals, leave-one-out errors, conditioning of
+the point set, and suspected annotation mistakes with the correction each suggests.
+
+Mistake checks use the rigid model whatever the chosen mode, so a flexible fit cannot hide them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .fitting import fit_rigid
+from .matching import MatchedLandmarks
+
+COLLINEAR_RATIO = 0.25  # second / first singular value below this: points lie near one curve
+COPLANAR_RATIO = 0.02
+OUTLIER_MM = 5.0  # a misplaced point must stand out this much, and 4x above the others' median
+
+
+@dataclass
+class QualityReport:
+    """What an annotator needs to judge a registration (all distances in mm)."""
+
+    mode: str
+    rms_mm: float
+    residuals_mm: dict[str, float]
+    loo_mm: dict[str, float]
+    singular_values: list[float]
+    matched: list[str]
+    unmatched: dict[str, list[str]]
+    unplaced: list[str]
+    warnings: list[str] = field(default_factory=list)
+    suggestions: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "rms_mm": self.rms_mm,
+            "residuals_mm": self.residuals_mm,
+            "loo_mm": self.loo_mm,
+            "smallest_singular_value_mm": self.singular_values[-1],
+            "singular_values_mm": self.singular_values,
+            "matched": self.matched,
+            "unmatched": self.unmatched,
+            "unplaced": self.unplaced,
+            "warnings": self.warnings,
+            "suggestions": self.suggestions,
+        }
+
+
+def rigid_rms(fixed: np.ndarray, moving: np.ndarray) -> float:
+    m = fit_rigid(fixed, moving)
+    res = moving @ m[:3, :3].T + m[:3, 3] - fixed
+    return float(np.sqrt((res**2).sum(axis=1).mean()))
+
+
+def conditioning_warnings(matched: MatchedLandmarks, sv: np.ndarray, mode: str = "rigid") -> list[str]:
+    """The seed study's reason to place two points per vertebra, when the set shows the problem."""
+    out = []
+    per_level: dict[str, int] = {}
+    for lv in matched.levels:
+        per_level[lv] = per_level.get(lv, 0) + 1
+    one_each = all(n == 1 for n in per_level.values())
+    if sv[1] < COLLINEAR_RATIO * sv[0] or (one_each and len(per_level) > 1):
+        out.append(
+            "degenerate landmark set: the points lie near one curve (singular values "
+            f"{', '.join(f'{v:.1f}' for v in sv)} mm), so the rotation about the cranio-caudal axis is "
+            "poorly determined; place two landmarks per vertebra, the body centroid and the spinous "
+            "process (Graf et al. 2023)"
+        )
+    if mode == "affine" and sv[2] < COPLANAR_RATIO * sv[0]:
+        out.append(f"the points are nearly coplanar (smallest singular value {sv[2]:.2f} mm): "
+                   "an affine fit is unreliable out of that plane; use rigid or similarity")
+    return out
+
+
+def _swap(moving: np.ndarray, labels: list[str], a: str, b: str) -> np.ndarray | None:
+    ia, ib = (labels.index(a) if a in labels else None), (labels.index(b) if b in labels else None)
+    if ia is None or ib is None:
+        return None
+    out = moving.copy()
+    out[[ia, ib]] = out[[ib, ia]]
+    return out
+
+
+def suspected_mistakes(matched: MatchedLandmarks, loo: dict[str, float]) -> tuple[list[str], list[dict]]:
+    """Swapped levels, swapped body/spinous, single outliers: each with the fix it suggests."""
+    warnings: list[str] = []
+    suggestions: list[dict] = []
+    n = len(matched.labels)
+    if n < 4:
+        return warnings, suggestions
+    base = rigid_rms(matched.fixed, matched.moving)
+    if base < 2.0:
+        return warnings, suggestions
+    labels = matched.labels
+    levels = list(dict.fromkeys(matched.levels))
+    candidates = []
+    for a, b in zip(levels, levels[1:], strict=False):
+        moved = matched.moving.copy()
+        ok = False
+        for kind in ("body", "spinous"):
+            swapped = _swap(moved, labels, f"{a}-{kind}", f"{b}-{kind}")
+            if swapped is not None:
+                moved, ok = swapped, True
+        if ok:
+            candidates.append(("swapped-levels", (a, b), rigid_rms(matched.fixed, moved)))
+    for lv in levels:
+        swapped = _swap(matched.moving, labels, f"{lv}-body", f"{lv}-spinous")
+        if swapped is not None:
+            candidates.append(("swapped-body-spinous", (lv,), rigid_rms(matched.fixed, swapped)))
+    best = min(candidates, key=lambda c: c[2], default=None)
+    if best is not None and best[2] < 0.5 * base:
+        kind, what, rms = best
+        if kind == "swapped-levels":
+            msg = (f"{what[0]} and {what[1]} look swapped between the two images (RMS {base:.1f} -> {rms:.1f} mm "
+                   f"if exchanged): check the level labels and rename {what[0]} <-> {what[1]} in one image")
+        else:
+            msg = (f"{what[0]}-body and {what[0]}-spinous look swapped in one image (RMS {base:.1f} -> {rms:.1f} mm "
+                   "if exchanged): rename them")
+        warnings.append(msg)
+        suggestions.append({"kind": kind, "labels": list(what), "rms_after_mm": rms})
+        return warnings, suggestions
+    errs = np.array([loo[k] for k in labels])
+    worst = int(np.argmax(errs))
+    rest = np.delete(errs, worst)
+    if errs[worst] > OUTLIER_MM and errs[worst] > 4.0 * max(float(np.median(rest)), 0.5):
+        keep = np.ones(n, bool)
+        keep[worst] = False
+        rms = rigid_rms(matched.fixed[keep], matched.moving[keep])
+        warnings.append(f"{labels[worst]} looks misplaced (leave-one-out error {errs[worst]:.1f} mm, others "
+                        f"median {np.median(rest):.1f} mm): move it, or leave it out (RMS {base:.1f} -> {rms:.1f} mm)")
+        suggestions.append({"kind": "outlier", "labels": [labels[worst]], "rms_after_mm": rms})
+    return warnings, suggestions
