@@ -12,10 +12,12 @@ import numpy as np
 
 from .fitting import fit_rigid
 from .matching import MatchedLandmarks
+from .polyrigid import NEIGHBOUR_WEIGHT
 
 COLLINEAR_RATIO = 0.25  # second / first singular value below this: points lie near one curve
 COPLANAR_RATIO = 0.02
-OUTLIER_MM = 5.0  # a misplaced point must stand out this much, and 4x above the others' median
+OUTLIER_MM = 5.0  # global check: leave-one-out error above this and 4x the others' median
+LOCAL_OUTLIER_MM = 10.0  # local check: above this and 1.2x the largest of the others' once it is removed
 
 
 @dataclass
@@ -84,7 +86,7 @@ def _swap(moving: np.ndarray, labels: list[str], a: str, b: str) -> np.ndarray |
     return out
 
 
-def suspected_mistakes(matched: MatchedLandmarks, loo: dict[str, float]) -> tuple[list[str], list[dict]]:
+def suspected_mistakes(matched: MatchedLandmarks) -> tuple[list[str], list[dict]]:
     """Swapped levels, swapped body/spinous, single outliers: each with the fix it suggests."""
     warnings: list[str] = []
     suggestions: list[dict] = []
@@ -122,14 +124,78 @@ def suspected_mistakes(matched: MatchedLandmarks, loo: dict[str, float]) -> tupl
         warnings.append(msg)
         suggestions.append({"kind": kind, "labels": list(what), "rms_after_mm": rms})
         return warnings, suggestions
-    errs = np.array([loo[k] for k in labels])
-    worst = int(np.argmax(errs))
-    rest = np.delete(errs, worst)
-    if errs[worst] > OUTLIER_MM and errs[worst] > 4.0 * max(float(np.median(rest)), 0.5):
-        keep = np.ones(n, bool)
-        keep[worst] = False
-        rms = rigid_rms(matched.fixed[keep], matched.moving[keep])
-        warnings.append(f"{labels[worst]} looks misplaced (leave-one-out error {errs[worst]:.1f} mm, others "
-                        f"median {np.median(rest):.1f} mm): move it, or leave it out (RMS {base:.1f} -> {rms:.1f} mm)")
-        suggestions.append({"kind": "outlier", "labels": [labels[worst]], "rms_after_mm": rms})
+    # 1) globally rigid data: one pair that the others' rigid fit cannot explain
+    glob = global_loo(matched)
+    g = int(np.argmax(glob))
+    others = float(np.median(np.delete(glob, g)))
+    if glob[g] > OUTLIER_MM and glob[g] > 4.0 * max(others, 0.5):
+        return _outlier(matched, g, base, f"{glob[g]:.1f} mm from where the other landmarks put it "
+                        f"(others median {others:.1f} mm)", warnings, suggestions)
+    # 2) curvature differs between the images: compare each point with its own vertebra and
+    # neighbours. A misplaced point also spoils its level-mates' predictions, so of the worst
+    # points blame the one whose removal leaves the others most consistent.
+    errs = local_loo(matched)
+    if np.all(np.isnan(errs)):
+        return warnings, suggestions
+    order = [int(i) for i in np.argsort(-np.nan_to_num(errs, nan=-1.0))[:3]]
+    remaining = []
+    for k in order:
+        rest = np.delete(local_loo(matched, exclude=k), k)
+        remaining.append(float(np.nanmedian(rest)) if np.any(~np.isnan(rest)) else np.inf)
+    worst = order[int(np.argmin(remaining))]
+    cleaned = np.delete(local_loo(matched, exclude=worst), worst)
+    ref = float(np.nanmax(cleaned)) if np.any(~np.isnan(cleaned)) else 0.0
+    if errs[worst] > LOCAL_OUTLIER_MM and errs[worst] > 1.2 * ref:
+        return _outlier(matched, worst, base, f"{errs[worst]:.1f} mm from where its vertebra and neighbours put "
+                        f"it (without it the others agree within {ref:.1f} mm)", warnings, suggestions)
     return warnings, suggestions
+
+
+def _outlier(matched: MatchedLandmarks, k: int, base: float, why: str, warnings: list[str],
+             suggestions: list[dict]) -> tuple[list[str], list[dict]]:
+    keep = np.ones(len(matched.labels), bool)
+    keep[k] = False
+    rms = rigid_rms(matched.fixed[keep], matched.moving[keep])
+    label = matched.labels[k]
+    warnings.append(f"{label} looks misplaced (it is {why}): move it, or leave it out (RMS {base:.1f} -> {rms:.1f} mm)")
+    suggestions.append({"kind": "outlier", "labels": [label], "rms_after_mm": rms})
+    return warnings, suggestions
+
+
+def global_loo(matched: MatchedLandmarks) -> np.ndarray:
+    """Error of each pair under the rigid fit of all the other pairs."""
+    n = len(matched.labels)
+    out = np.zeros(n)
+    for k in range(n):
+        keep = np.ones(n, bool)
+        keep[k] = False
+        m = fit_rigid(matched.fixed[keep], matched.moving[keep])
+        out[k] = np.linalg.norm(matched.moving[k] @ m[:3, :3].T + m[:3, 3] - matched.fixed[k])
+    return out
+
+
+def local_loo(matched: MatchedLandmarks, exclude: int | None = None) -> np.ndarray:
+    """Error of each point predicted by a rigid fit of the rest of its own vertebra and its neighbours.
+
+    Local, so that a curvature change between the images (which a global rigid fit cannot
+    follow) does not hide a misplaced point; NaN where the rest cannot determine a fit.
+    """
+    levels = list(dict.fromkeys(matched.levels))
+    lv = np.array(matched.levels)
+    out = np.full(len(matched.labels), np.nan)
+    for k, level in enumerate(matched.levels):
+        n = levels.index(level)
+        w = np.where(lv == level, 1.0, 0.0)
+        for nb in (n - 1, n + 1):
+            if 0 <= nb < len(levels):
+                w[lv == levels[nb]] = NEIGHBOUR_WEIGHT
+        w[k] = 0.0
+        if exclude is not None:
+            w[exclude] = 0.0
+        sel = w > 0
+        pts = matched.fixed[sel]
+        if len(pts) < 3 or np.linalg.svd(pts - pts.mean(0), compute_uv=False)[1] < 1.0:
+            continue
+        m = fit_rigid(matched.fixed[sel], matched.moving[sel], w[sel])
+        out[k] = np.linalg.norm(matched.moving[k] @ m[:3, :3].T + m[:3, 3] - matched.fixed[k])
+    return out

@@ -72,9 +72,8 @@ def register(fixed: LandmarkSet, moving: LandmarkSet, mode: str = "rigid", with_
     transform = fit_transform(matched, mode)
     res = np.linalg.norm(transform.moving_to_fixed(matched.moving) - matched.fixed, axis=1)
     loo = leave_one_out(matched, mode) if with_loo else {}
-    loo_rigid = loo if mode == "rigid" else leave_one_out(matched, "rigid")
     warnings = conditioning_warnings(matched, sv, mode)
-    mistakes, suggestions = suspected_mistakes(matched, loo_rigid)
+    mistakes, suggestions = suspected_mistakes(matched)
     warnings += mistakes
     if matched.unmatched_fixed or matched.unmatched_moving:
         warnings.append(

@@ -70,6 +70,12 @@ def sample_shape(level: str, rng: np.random.Generator) -> VertebraShape:
     body_w, body_d, body_h = u("w"), u("d"), u("h")
     canal_d = u("cd")
     spinous_len = u("sl")
+    spinous_angle = u("sa")
+    if level in ("T11", "T12", "T13"):
+        # the thoraco-lumbar transition: spinous processes turn horizontal, so they do not run
+        # into the next vertebra's
+        spinous_angle = float(rng.uniform(10, 25))
+        spinous_len = float(rng.uniform(28, 36))
     if region(level) == "lumbar":
         # tip 70-80 mm behind the body centre (notes), whatever the body and canal depth
         base = body_d / 2 + canal_d + 4.0
@@ -85,7 +91,7 @@ def sample_shape(level: str, rng: np.random.Generator) -> VertebraShape:
         pedicle_w=u("pw"),
         lamina_t=float(rng.uniform(5.0, 7.0)),
         spinous_len=spinous_len,
-        spinous_angle_deg=u("sa"),
+        spinous_angle_deg=spinous_angle,
         spinous_half_t=float(rng.uniform(3.5, 4.5)),
         spinous_half_h=u("sh"),
         transverse_len=u("tp"),

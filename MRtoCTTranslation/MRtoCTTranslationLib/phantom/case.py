@@ -66,6 +66,7 @@ class PhantomOptions:
     mr_spacing: tuple[float, float, float] = (1.0, 1.0, 3.0)
     curvature_change: bool = True
     extra_contrasts: tuple[str, ...] = ()
+    images: bool = True  # False: landmarks and truth.json only (fast, for registration studies)
 
 
 @dataclass
@@ -189,14 +190,12 @@ def _matrix(m: np.ndarray) -> list[list[float]]:
     return [[float(v) for v in row] for row in m]
 
 
-def generate_case(out_dir: Path, subject: str, seed: int, opts: PhantomOptions) -> dict[str, Path]:
-    """Render and write one case into ``out_dir/subject``; return its files by manifest column."""
-    rng = np.random.default_rng(seed)
-    layout = sample_layout(rng, opts)
-    grids = case_grids(layout, opts, rng)
-    case_dir = Path(out_dir) / subject
-    case_dir.mkdir(parents=True, exist_ok=True)
-    paths = {k: case_dir / v for k, v in FILES.items()}
+def _write_images(layout: CaseLayout, grids: dict[str, Grid], opts: PhantomOptions, paths: dict[str, Path],
+                  case_dir: Path, rng: np.random.Generator) -> float:
+    """Render both worlds and write the CT, the CT in the MR world, the MR contrasts and labels.
+
+    Returns the MR noise level (fraction of the tissue maximum).
+    """
 
     def save(arr: np.ndarray, grid: Grid, key: str) -> None:
         write_image(image_from_array(arr, grid), paths[key])
@@ -229,7 +228,23 @@ def generate_case(out_dir: Path, subject: str, seed: int, opts: PhantomOptions) 
         write_image(image_from_array(img, grids["mr"]), path)
     save(block_mode(r.label, f_mr), grids["mr"], "mr_seg")
     save(block_mode(r.tissue, f_mr), grids["mr"], "mr_tissues")
-    del r
+    return noise
+
+
+def generate_case(out_dir: Path, subject: str, seed: int, opts: PhantomOptions) -> dict[str, Path]:
+    """Render and write one case into ``out_dir/subject``; return its files by manifest column."""
+    rng = np.random.default_rng(seed)
+    layout = sample_layout(rng, opts)
+    grids = case_grids(layout, opts, rng)
+    case_dir = Path(out_dir) / subject
+    case_dir.mkdir(parents=True, exist_ok=True)
+    paths = {k: case_dir / v for k, v in FILES.items()}
+
+    noise = None
+    if opts.images:
+        noise = _write_images(layout, grids, opts, paths, case_dir, rng)
+    else:
+        paths = {k: v for k, v in paths.items() if k in ("mr_landmarks", "ct_landmarks", "truth")}
 
     write_markups_json(paths["ct_landmarks"], _landmark_set(layout.ct, opts.levels, "ct_landmarks"))
     write_markups_json(paths["mr_landmarks"], _landmark_set(layout.mr, opts.levels, "mr_landmarks"))
