@@ -36,10 +36,12 @@ class PairSpec:
     moving_default: dict[str, float] = field(default_factory=dict)
 
 
-def write_transform(transform: RegistrationTransform, path: str | os.PathLike, domain: Grid | None = None) -> Path:
+def write_transform(transform: RegistrationTransform | sitk.Transform, path: str | os.PathLike,
+                    domain: Grid | None = None) -> Path:
     """Write the ITK transform file (fixed LPS -> moving LPS, as Slicer reads it) atomically."""
+    itk = transform if isinstance(transform, sitk.Transform) else transform.to_sitk(domain)
     with atomic_output(path) as tmp:
-        sitk.WriteTransform(transform.to_sitk(domain), str(tmp))
+        sitk.WriteTransform(itk, str(tmp))
     return Path(path)
 
 
@@ -72,7 +74,7 @@ def export_pair(spec: PairSpec, transform: RegistrationTransform, out_dir: str |
         default = spec.moving_default.get(key, 0.0)
         res = resample(img, out_grid, t, how, default)
         written[key] = write_image(res, case / f"{key}.nii.gz")
-    written["transform"] = write_transform(transform, case / "transform.h5", target)
+    written["transform"] = write_transform(t, case / "transform.h5")
     if extra:
         written["registration"] = write_json(case / "registration.json", extra)
     if manifest is not None:

@@ -103,21 +103,25 @@ def run_pair(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     domain = Grid.from_image(fixed) if fixed is not None else None
-    write_transform(reg.transform, args.output_transform, domain)
     report = reg.report.to_json()
-    if args.report:
-        write_json(args.report, report)
-    try:
+    outputs = {}
+    itk = reg.transform.to_sitk(domain)
+    try:  # resample in memory first, so a failure writes nothing
         if moving is not None:
             stats = sitk.MinimumMaximumImageFilter()
             stats.Execute(moving)
             default = args.default_value if args.default_value is not None else (-1024.0 if stats.GetMinimum() < -500 else 0.0)
-            write_image(resample(moving, domain, reg.transform.to_sitk(domain), args.interpolation, default),
-                        args.output_moving)
+            outputs[args.output_moving] = resample(moving, domain, itk, args.interpolation,
+                                                   default)
         if labels is not None:
-            write_image(resample(labels, domain, reg.transform.to_sitk(domain), "nearest", 0), args.output_labels)
+            outputs[args.output_labels] = resample(labels, domain, itk, "nearest", 0)
     except NoOverlapError as exc:
         raise CLIError(str(exc)) from exc
+    write_transform(itk, args.output_transform)
+    if args.report:
+        write_json(args.report, report)
+    for path, img in outputs.items():
+        write_image(img, path)
     print(f"{args.mode} registration of {len(reg.report.matched)} landmark pairs: RMS {reg.report.rms_mm:.2f} mm")
     for w in reg.report.warnings:
         print(f"warning: {w}")
