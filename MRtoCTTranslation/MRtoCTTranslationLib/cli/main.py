@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import phantom_cmd, register_cmd
+from . import landmarks_cmd, phantom_cmd, register_cmd
 from .errors import CLIError
 
-SUBCOMMANDS = (phantom_cmd, register_cmd)
+SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
