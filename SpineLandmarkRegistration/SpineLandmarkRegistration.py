@@ -1,6 +1,8 @@
 import enum
 import logging
+import os
 
+import qt
 import slicer
 import vtk
 from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode, vtkMRMLTransformNode
@@ -12,7 +14,9 @@ from slicer.util import VTKObservationMixin
 
 from SpineLandmarkRegistrationLib.levels import landmark_names, parse_level_range
 from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet
+from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
 from SpineLandmarkRegistrationLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
+from SpineLandmarkRegistrationLib.mrml.volumes import grid_from_volume_node, sitk_image_from_volume_node
 
 #
 # SpineLandmarkRegistration
@@ -29,9 +33,10 @@ class SpineLandmarkRegistration(ScriptedLoadableModule):
         self.parent.dependencies = []
         self.parent.contributors = ["SpineMRtoCT contributors"]
         self.parent.helpText = _(
-            "Register a spine MR to a CT with named landmarks: one point on the vertebral body and one on "
-            "the spinous process of each level (e.g. <code>L3-body</code>, <code>L3-spinous</code>). "
-            "Points are matched by name, never by order."
+            "Register a spine CT (moving) to an MR (fixed) with named landmarks: one point on the vertebral "
+            "body and one on the spinous process of each level (e.g. <code>L3-body</code>, "
+            "<code>L3-spinous</code>). Points are matched by name, never by order. With auto-update on, "
+            "the transform, the residual of each pair and the RMS follow every point you place or move."
         )
         self.parent.acknowledgementText = _(
             "Part of the SpineMRtoCT extension. Level names and label IDs follow VerSe/TPTBox."
@@ -56,11 +61,11 @@ class TransformType(enum.Enum):
 class SpineLandmarkRegistrationParameterNode:
     """Settings of the module, saved with the scene.
 
-    fixedVolume, movingVolume - CT (fixed) and MR (moving) volumes.
+    fixedVolume, movingVolume - MR (fixed, stays in place) and CT (moving, registered onto the MR).
     fixedLandmarks, movingLandmarks - named point lists on each.
     levelRange - the levels to annotate, e.g. "L1-L5" or "T12,L1".
-    transformType - rigid, similarity, affine or piecewise (per level).
-    outputTransform - moving-to-fixed transform written by Apply.
+    transformType - rigid, similarity, affine or piecewise (one rigid transform per level).
+    outputTransform - moving-to-fixed transform written by Apply and by auto-update.
     """
 
     fixedVolume: vtkMRMLScalarVolumeNode
@@ -78,7 +83,11 @@ class SpineLandmarkRegistrationParameterNode:
 
 
 class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """Connects the .ui file to the parameter node; all work is done by the logic."""
+    """Connects the .ui file to the parameter node and the logic; all work is done by the logic."""
+
+    STATUS_COLUMNS = (
+        ("body", 0), ("body", 1), ("body", 2), ("spinous", 0), ("spinous", 1), ("spinous", 2),
+    )
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -101,12 +110,26 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
 
         self.ui.createFixedLandmarksButton.connect("clicked(bool)", self.onCreateFixedLandmarks)
         self.ui.createMovingLandmarksButton.connect("clicked(bool)", self.onCreateMovingLandmarks)
+        self.ui.placeFixedButton.connect("clicked(bool)", self.onPlaceNextFixed)
+        self.ui.placeMovingButton.connect("clicked(bool)", self.onPlaceNextMoving)
+        self.ui.lockPlacedButton.connect("clicked(bool)", self.onLockPlaced)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.autoUpdateCheckBox.connect("toggled(bool)", self.onAutoUpdateToggled)
+        self.ui.previewCheckBox.connect("toggled(bool)", self.onPreviewToggled)
+        self.ui.fadeSlider.connect("valueChanged(double)", self.onFadeChanged)
+        self.ui.hardenButton.connect("clicked(bool)", self.onHardenCopy)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.statusTableWidget.setColumnCount(len(self.STATUS_COLUMNS))
+        self.ui.statusTableWidget.setHorizontalHeaderLabels(
+            [_("body fixed"), _("body moving"), _("body residual"),
+             _("spinous fixed"), _("spinous moving"), _("spinous residual")]
+        )
         self.ui.progressBar.hide()
 
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        self.logic.stopLiveRegistration()
         self.removeObservers()
 
     def enter(self) -> None:
@@ -116,6 +139,8 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        self.ui.autoUpdateCheckBox.checked = False
+        self.logic.stopLiveRegistration()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -128,32 +153,42 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterChanged)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterChanged)
+            self._onParameterChanged()
 
-    def _checkCanApply(self, caller=None, event=None) -> None:
+    def _onParameterChanged(self, caller=None, event=None) -> None:
+        p = self._parameterNode
+        live = self.logic.liveRegistration
+        if p and live is not None and live.mode != p.transformType.value:
+            live.set_mode(p.transformType.value)
+        self._checkCanApply()
+
+    def _checkCanApply(self) -> None:
         p = self._parameterNode
         missing = [label for label, node in (
             (_("fixed landmarks"), p.fixedLandmarks if p else None),
             (_("moving landmarks"), p.movingLandmarks if p else None),
-            (_("output transform"), p.outputTransform if p else None),
         ) if node is None]
-        self.ui.applyButton.enabled = not missing
-        self.ui.applyButton.toolTip = (
-            _("Compute the moving-to-fixed transform") if not missing
-            else _("Select: {items}").format(items=", ".join(missing))
-        )
+        for widget in (self.ui.applyButton, self.ui.autoUpdateCheckBox):
+            widget.enabled = not missing
+            widget.toolTip = (
+                _("Compute the moving-to-fixed transform and the residual of each pair") if not missing
+                else _("Select: {items}").format(items=", ".join(missing))
+            )
+        hasTransform = bool(p and p.outputTransform and p.movingVolume)
+        self.ui.hardenButton.enabled = hasTransform
+        self.ui.exportButton.enabled = bool(hasTransform and p.fixedVolume)
 
     def _createLandmarks(self, role: str) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to create landmarks."), waitCursor=True):
             p = self._parameterNode
             node = self.logic.createLandmarkNode(p.levelRange, f"{role}-landmarks")
             setattr(p, f"{role}Landmarks", node)
-            self.ui.statusLabel.text = _("Created {n} unplaced points: place them in order.").format(
+            self.ui.statusLabel.text = _("Created {n} unplaced points: click 'Place next' and place them in order.").format(
                 n=node.GetNumberOfControlPoints()
             )
 
@@ -163,15 +198,110 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
     def onCreateMovingLandmarks(self) -> None:
         self._createLandmarks("moving")
 
+    def _placeNext(self, role: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start placing."), waitCursor=False):
+            node = getattr(self._parameterNode, f"{role}Landmarks")
+            index = self.logic.placeNext(node)
+            self.ui.statusLabel.text = (
+                _("All points of {name} are placed.").format(name=node.GetName()) if index is None
+                else _("Click to place {label}.").format(label=node.GetNthControlPointLabel(index))
+            )
+
+    def onPlaceNextFixed(self) -> None:
+        self._placeNext("fixed")
+
+    def onPlaceNextMoving(self) -> None:
+        self._placeNext("moving")
+
+    def onLockPlaced(self) -> None:
+        p = self._parameterNode
+        for node in (p.fixedLandmarks, p.movingLandmarks):
+            if node is not None:
+                self.logic.lockLandmarks(node, list(self.logic.landmarkSet(node).defined()))
+
+    def onAutoUpdateToggled(self, on: bool) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start auto-update."), waitCursor=True):
+            if not on:
+                self.logic.stopLiveRegistration()
+                return
+            p = self._parameterNode
+            live = self.logic.startLiveRegistration(
+                p.fixedLandmarks, p.movingLandmarks, p.transformType.value,
+                movingVolume=p.movingVolume if self.ui.previewCheckBox.checked else None,
+                transformNode=p.outputTransform, fixedVolume=p.fixedVolume)
+            live.updated.append(self._onLiveUpdated)
+            self._onLiveUpdated(live)
+
+    def _onLiveUpdated(self, live) -> None:
+        if live.transform_node is not None and self._parameterNode.outputTransform is not live.transform_node:
+            self._parameterNode.outputTransform = live.transform_node
+        self._showResults(live.table_node, live.error)
+
     def onApplyButton(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to register."), waitCursor=True):
             p = self._parameterNode
-            fixed = self.logic.landmarkSet(p.fixedLandmarks)
-            moving = self.logic.landmarkSet(p.movingLandmarks)
-            paired = sorted(set(fixed.defined()) & set(moving.defined()))
-            self.ui.statusLabel.text = _("{n} landmark pairs placed: {names}").format(
-                n=len(paired), names=", ".join(paired)
-            )
+            node, report = self.logic.register(
+                p.fixedLandmarks, p.movingLandmarks, p.transformType.value,
+                movingVolume=p.movingVolume if self.ui.previewCheckBox.checked else None,
+                transformNode=p.outputTransform, fixedVolume=p.fixedVolume)
+            p.outputTransform = node
+            self._showResults(self.logic.residualTableNode, None)
+
+    def _showResults(self, tableNode, error) -> None:
+        """Status grid (levels x body/spinous x fixed/moving/residual) and the RMS/warnings label."""
+        if tableNode is None:
+            return
+        rows = rn.level_status(tableNode)
+        table = self.ui.statusTableWidget
+        table.setRowCount(len(rows))
+        table.setVerticalHeaderLabels([level for level, _cells in rows])
+        for r, (_level, cells) in enumerate(rows):
+            for c, (kind, part) in enumerate(self.STATUS_COLUMNS):
+                table.setItem(r, c, qt.QTableWidgetItem(cells[kind][part]))
+        rms = tableNode.GetAttribute(rn.ATTR + "rms_mm") or ""
+        warnings = tableNode.GetAttribute(rn.ATTR + "warnings") or ""
+        if error:
+            text = _("Not updated: {error}").format(error=error)
+        elif rms:
+            text = _("RMS {rms:.2f} mm ({mode})").format(rms=float(rms), mode=tableNode.GetAttribute(rn.ATTR + "mode"))
+        else:
+            text = ""
+        if warnings and not error:
+            text += "\n" + "\n".join(_("Warning: {w}").format(w=w) for w in warnings.split("\n"))
+        self.ui.rmsLabel.text = text
+
+    def onPreviewToggled(self, on: bool) -> None:
+        p = self._parameterNode
+        self.logic.setPreview(p.movingVolume, p.outputTransform, on)
+        if on and p.fixedVolume and p.movingVolume:
+            slicer.util.setSliceViewerLayers(background=p.fixedVolume, foreground=p.movingVolume,
+                                             foregroundOpacity=self.ui.fadeSlider.value, fit=True)
+
+    def onFadeChanged(self, value: float) -> None:
+        """Fade between the fixed volume (0) and the registered moving volume (1)."""
+        p = self._parameterNode
+        if p and p.fixedVolume and p.movingVolume:
+            slicer.util.setSliceViewerLayers(background=p.fixedVolume, foreground=p.movingVolume,
+                                             foregroundOpacity=value)
+
+    def onHardenCopy(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to harden a copy."), waitCursor=True):
+            p = self._parameterNode
+            copy = self.logic.hardenCopy(p.movingVolume, p.outputTransform)
+            self.ui.statusLabel.text = _("Created {name}; {moving} is unchanged.").format(
+                name=copy.GetName(), moving=p.movingVolume.GetName())
+
+    def onExport(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to export the pair."), waitCursor=True):
+            p = self._parameterNode
+            outDir = self.ui.exportDirectoryPathLineEdit.currentPath
+            subject = self.ui.subjectLineEdit.text.strip() or p.fixedVolume.GetName()
+            spacing = self.ui.exportSpacingSpinBox.value or None
+            registration = self.logic.lastRegistration if self.logic.lastTransformNode is p.outputTransform else None
+            files = self.logic.exportPair(p.fixedVolume, p.movingVolume, registration or p.outputTransform,
+                                          outDir, subject, spacing=spacing)
+            self.ui.statusLabel.text = _("Wrote {n} files to {folder}").format(
+                n=len(files), folder=os.path.join(outDir, subject))
 
 
 #
@@ -180,14 +310,31 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
 
 
 class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
-    """Landmark handling for the module; usable from the Python console without the GUI."""
+    """Landmark registration for the module; every method works from the Python console without the GUI.
+
+    Console example (MR fixed, CT moving)::
+
+        logic = slicer.util.getModuleLogic("SpineLandmarkRegistration")  # or SpineLandmarkRegistrationLogic()
+        mr = logic.createLandmarkNode("L1-L5", "MR-landmarks")   # place the points, then likewise for the CT
+        node, report = logic.register(mr, ct, mode="rigid", movingVolume=ctVolume)
+        print(report.rms_mm, report.residuals_mm, report.warnings)
+        live = logic.startLiveRegistration(mr, ct, "piecewise", movingVolume=ctVolume)  # follows every edit
+        logic.stopLiveRegistration()
+        copy = logic.hardenCopy(ctVolume, node)                    # the CT itself is left unchanged
+        logic.exportPair(mrVolume, ctVolume, node, "/data/pairs", "sub-01", spacing=1.0)
+    """
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
+        self.liveRegistration = None
+        self.lastRegistration = None
+        self.lastTransformNode = None
+        self.residualTableNode = None
 
     def getParameterNode(self):
         return SpineLandmarkRegistrationParameterNode(super().getParameterNode())
 
+    # landmarks ---------------------------------------------------------------------------------
     def createLandmarkNode(self, levelRange: str, name: str) -> vtkMRMLMarkupsFiducialNode:
         """A new point list with unplaced points "<level>-body", "<level>-spinous" for each level.
 
@@ -206,6 +353,130 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
             raise ValueError("no landmark point list selected")
         return landmark_set_from_markups_node(node)
 
+    def placeNext(self, node: vtkMRMLMarkupsFiducialNode):
+        """Turn on place mode for the first unplaced point of ``node``; its index, or None if all are placed."""
+        if node is None:
+            raise ValueError("no landmark point list selected")
+        return rn.start_placing_next(slicer.modules.markups.logic(), node)
+
+    def lockLandmarks(self, node: vtkMRMLMarkupsFiducialNode, labels, locked: bool = True) -> list:
+        """Lock (reviewed) points by label; ValueError for labels the list lacks."""
+        return rn.lock_points(node, labels, locked)
+
+    # registration ------------------------------------------------------------------------------
+    def register(self, fixedLandmarks, movingLandmarks, mode: str = "rigid", movingVolume=None,
+                 transformNode=None, fixedVolume=None, withLeaveOneOut: bool = True):
+        """Register the moving point list onto the fixed one (matched by label); returns (transformNode, report).
+
+        mode: "rigid", "similarity", "affine" or "piecewise". The result goes into ``transformNode``
+        when its class fits (linear node for linear modes, grid node for piecewise), else into a new
+        node. ``movingVolume``, if given, is placed under the transform (its voxels are not changed).
+        ``fixedVolume`` sets the extent of a piecewise displacement grid. Each pair's residual is
+        written into the point descriptions and :attr:`residualTableNode`. ``report`` is a
+        QualityReport (rms_mm, residuals_mm, loo_mm, warnings, suggestions). Raises ValueError
+        (LandmarkError) saying what to fix when the points cannot determine the transform.
+        """
+        if fixedLandmarks is None or movingLandmarks is None:
+            raise ValueError("select both landmark point lists")
+        from SpineLandmarkRegistrationLib.register import register
+
+        registration = register(self.landmarkSet(fixedLandmarks), self.landmarkSet(movingLandmarks), mode,
+                                with_loo=withLeaveOneOut)
+        domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
+        node = rn.update_transform_node(slicer.mrmlScene, registration, transformNode, domain)
+        self.residualTableNode = rn.write_residuals(registration, fixedLandmarks, movingLandmarks,
+                                                    self.residualTableNode)
+        if movingVolume is not None:
+            movingVolume.SetAndObserveTransformNodeID(node.GetID())
+        self.lastRegistration, self.lastTransformNode = registration, node
+        logging.info("%s registration: RMS %.2f mm over %d pairs", mode, registration.report.rms_mm,
+                     len(registration.report.matched))
+        return node, registration.report
+
+    def startLiveRegistration(self, fixedLandmarks, movingLandmarks, mode: str = "rigid", movingVolume=None,
+                              transformNode=None, fixedVolume=None):
+        """Recompute the transform and residuals on every point change; returns the LiveRegistration.
+
+        ``movingVolume`` is shown under the transform while it runs. Too few points leave the
+        previous transform in place; the reason is in ``live.error``. Stops a running one first.
+        """
+        if fixedLandmarks is None or movingLandmarks is None:
+            raise ValueError("select both landmark point lists")
+        self.stopLiveRegistration()
+        domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
+        live = rn.LiveRegistration(fixedLandmarks, movingLandmarks, mode, transformNode, self.residualTableNode,
+                                   domain_grid=domain)
+        if movingVolume is not None:
+            live.set_preview_volume(movingVolume)
+        live.updated.append(self._onLiveUpdated)
+        self._onLiveUpdated(live)
+        self.liveRegistration = live
+        return live
+
+    def _onLiveUpdated(self, live) -> None:
+        self.residualTableNode = live.table_node
+        if live.registration is not None:
+            self.lastRegistration, self.lastTransformNode = live.registration, live.transform_node
+
+    def stopLiveRegistration(self, removePreview: bool = False) -> None:
+        """Stop following point changes (the transform stays; ``removePreview`` restores the volume's parent)."""
+        if self.liveRegistration is None:
+            return
+        self.liveRegistration.stop()
+        if removePreview:
+            self.liveRegistration.remove_preview()
+        self.liveRegistration = None
+
+    def setPreview(self, movingVolume, transformNode, on: bool = True) -> None:
+        """Show ``movingVolume`` under ``transformNode`` (on) or with no parent transform (off)."""
+        if movingVolume is None:
+            return
+        live = self.liveRegistration
+        if live is not None and on:
+            live.set_preview_volume(movingVolume)
+        elif live is not None:
+            live.remove_preview()
+        else:
+            movingVolume.SetAndObserveTransformNodeID(transformNode.GetID() if (on and transformNode) else None)
+
+    def hardenCopy(self, movingVolume, transformNode, name: str = None):
+        """A new volume with ``transformNode`` hardened into a copy of ``movingVolume`` (left unchanged)."""
+        if movingVolume is None:
+            raise ValueError("no moving volume selected")
+        name = name or slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()}_registered")
+        return rn.harden_copy(slicer.mrmlScene, movingVolume, transformNode, name)
+
+    def exportPair(self, fixedVolume, movingVolume, transformNode_or_registration, outDir: str, subject: str,
+                   spacing: float = None, fixedLabels=None, movingLabels=None, fixedKey: str = "mr_t2w"):
+        """Write a training pair with the core pair export: the fixed volume (``fixedKey``) and the
+        moving one resampled through the transform ("ct_mrworld"), both cropped to their shared field
+        of view (isotropic ``spacing`` mm if given), optional label volumes ("mr_seg",
+        "ct_mrworld_seg", nearest neighbour), the ITK transform, and a row in ``outDir/manifest.csv``.
+
+        ``transformNode_or_registration``: a transform node (moving placed under it lands on fixed)
+        or a core Registration (its exact transform). Volumes are read as they are stored (their own
+        parent transforms are not applied). Returns the written files by manifest column.
+        """
+        from SpineLandmarkRegistrationLib.pair_export import PairSpec, export_pair
+        from SpineLandmarkRegistrationLib.register import Registration
+
+        if fixedVolume is None or movingVolume is None:
+            raise ValueError("select the fixed and the moving volume")
+        t = transformNode_or_registration
+        if isinstance(t, Registration):
+            transform, extra = t.transform, t.report.to_json()
+        else:
+            transform, extra = rn.core_transform_from_node(t), None
+        fixed = {fixedKey: sitk_image_from_volume_node(fixedVolume)}
+        moving = {"ct_mrworld": sitk_image_from_volume_node(movingVolume)}
+        if fixedLabels is not None:
+            fixed["mr_seg"] = sitk_image_from_volume_node(fixedLabels)
+        if movingLabels is not None:
+            moving["ct_mrworld_seg"] = sitk_image_from_volume_node(movingLabels)
+        spec = PairSpec(fixed, moving, labels={"mr_seg", "ct_mrworld_seg"}, moving_default={"ct_mrworld": -1024.0})
+        return export_pair(spec, transform, outDir, subject, spacing=spacing,
+                           manifest=os.path.join(outDir, "manifest.csv"), extra=extra)
+
 
 #
 # Test
@@ -221,6 +492,8 @@ class SpineLandmarkRegistrationTest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_createLandmarkNode()
+        self.setUp()
+        self.test_register()
 
     def test_createLandmarkNode(self) -> None:
         self.delayDisplay("Creating named unplaced landmarks")
@@ -239,4 +512,40 @@ class SpineLandmarkRegistrationTest(ScriptedLoadableModuleTest):
 
         with self.assertRaises(ValueError):
             logic.createLandmarkNode("L5-L1", "reversed")
+        self.delayDisplay("Test passed")
+
+    def test_register(self) -> None:
+        """A known rigid motion is recovered, and the moving points displayed under it land on the fixed ones."""
+        import numpy as np
+
+        self.delayDisplay("Registering named landmarks")
+        logic = SpineLandmarkRegistrationLogic()
+        fixed = logic.createLandmarkNode("L1-L3", "MR-landmarks")
+        moving = logic.createLandmarkNode("L1-L3", "CT-landmarks")
+        angle = np.deg2rad(10.0)
+        rotation = np.array([[1, 0, 0], [0, np.cos(angle), -np.sin(angle)], [0, np.sin(angle), np.cos(angle)]])
+        shift = np.array([5.0, -3.0, 12.0])
+        for i in range(fixed.GetNumberOfControlPoints()):
+            level, kind = i // 2, i % 2
+            p = np.array([0.0, -40.0 * kind, -35.0 * level])
+            fixed.SetNthControlPointPosition(i, *p)
+            moving.SetNthControlPointPosition(i, *(rotation.T @ (p - shift)))
+        node, report = logic.register(fixed, moving, "rigid")
+        self.assertLess(report.rms_mm, 1e-6)
+        self.assertEqual(len(report.matched), 6)
+        moving.SetAndObserveTransformNodeID(node.GetID())
+        for i in range(moving.GetNumberOfControlPoints()):
+            np.testing.assert_allclose(moving.GetNthControlPointPositionWorld(i),
+                                       fixed.GetNthControlPointPositionWorld(i), atol=1e-6)
+        self.assertIn("residual 0.00 mm", fixed.GetNthControlPointDescription(0))
+        moving.SetAndObserveTransformNodeID(None)
+
+        moving.UnsetNthControlPointPosition(0)  # five pairs left: still enough
+        node2, report2 = logic.register(fixed, moving, "similarity", transformNode=node)
+        self.assertIs(node2, node)
+        self.assertEqual(report2.unplaced, ["L1-body"])
+        for i in range(1, 6):
+            moving.UnsetNthControlPointPosition(i)
+        with self.assertRaises(ValueError):
+            logic.register(fixed, moving, "rigid")
         self.delayDisplay("Test passed")

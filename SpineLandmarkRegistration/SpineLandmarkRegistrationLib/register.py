@@ -16,7 +16,7 @@ from .fitting import check_configuration, fit, fit_rigid
 from .markups_io import LandmarkSet
 from .matching import LandmarkError, MatchedLandmarks, match_landmarks
 from .polyrigid import fit_polyrigid
-from .quality import QualityReport, conditioning_warnings, suspected_mistakes
+from .quality import QualityReport, conditioning_warnings, local_loo, suspected_mistakes
 from .transforms import LinearTransform, RegistrationTransform
 
 MODES: tuple[str, ...] = ("rigid", "similarity", "affine", "piecewise")
@@ -40,7 +40,14 @@ def fit_transform(matched: MatchedLandmarks, mode: str) -> RegistrationTransform
 
 
 def leave_one_out(matched: MatchedLandmarks, mode: str) -> dict[str, float]:
-    """Error of each pair under a fit made without it (NaN where the rest cannot be fitted)."""
+    """Error of each pair under a fit made without it (NaN where the rest cannot be fitted).
+
+    For the piecewise mode a pair's vertebra transform depends only on its own and neighbouring
+    levels, so its leave-one-out error is that local rigid fit's prediction (quality.local_loo),
+    which keeps the report fast on long spines.
+    """
+    if mode == "piecewise":
+        return {k: float(v) for k, v in zip(matched.labels, local_loo(matched), strict=True)}
     out: dict[str, float] = {}
     n = len(matched.labels)
     for k in range(n):
@@ -60,6 +67,9 @@ def leave_one_out(matched: MatchedLandmarks, mode: str) -> dict[str, float]:
 def register(fixed: LandmarkSet, moving: LandmarkSet, mode: str = "rigid", with_loo: bool = True) -> Registration:
     """Register ``moving`` landmarks onto ``fixed`` ones by name with ``mode``.
 
+    ``with_loo=False`` gives a fast report (residuals and conditioning only) for live updates;
+    the default adds leave-one-out errors and the checks for annotation mistakes.
+
     Raises LandmarkError (a ValueError) with what to fix when the landmarks cannot determine the
     transform: too few matched pairs, collinear or (for affine) coplanar points, duplicate or
     unknown names, non-finite positions.
@@ -73,8 +83,10 @@ def register(fixed: LandmarkSet, moving: LandmarkSet, mode: str = "rigid", with_
     res = np.linalg.norm(transform.moving_to_fixed(matched.moving) - matched.fixed, axis=1)
     loo = leave_one_out(matched, mode) if with_loo else {}
     warnings = conditioning_warnings(matched, sv, mode)
-    mistakes, suggestions = suspected_mistakes(matched)
-    warnings += mistakes
+    suggestions: list[dict] = []
+    if with_loo:  # the full report; live updates while dragging skip these checks
+        mistakes, suggestions = suspected_mistakes(matched)
+        warnings += mistakes
     if matched.unmatched_fixed or matched.unmatched_moving:
         warnings.append(
             "landmarks placed in only one image are not used: "

@@ -36,14 +36,14 @@ def main() -> None:
                 case = generate_case(Path(tmp) / str(change), f"c{i}", 1000 + i, opts)["truth"].parent
                 mr = noisy(read_markups_json(case / "mr_landmarks.mrk.json"))
                 ct = noisy(read_markups_json(case / "ct_landmarks.mrk.json"))
-                false_alarms += bool(register(mr, ct, "rigid", with_loo=False).report.suggestions)
+                false_alarms += bool(register(mr, ct, "rigid").report.suggestions)
                 for size in found:
                     for lm in ct.landmarks:
                         d = rng.normal(size=3)
                         d *= size / np.linalg.norm(d)
                         moved = LandmarkSet([Landmark(x.label, x.position + (d if x.label == lm.label else 0))
                                              for x in ct.landmarks])
-                        sug = register(mr, moved, "rigid", with_loo=False).report.suggestions
+                        sug = register(mr, moved, "rigid").report.suggestions
                         tried += size == 10
                         if sug and sug[0]["labels"] == [lm.label]:
                             found[size] += 1

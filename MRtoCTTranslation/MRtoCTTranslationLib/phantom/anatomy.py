@@ -71,11 +71,15 @@ def sample_shape(level: str, rng: np.random.Generator) -> VertebraShape:
     canal_d = u("cd")
     spinous_len = u("sl")
     spinous_angle = u("sa")
-    if level in ("T11", "T12", "T13"):
-        # the thoraco-lumbar transition: spinous processes turn horizontal, so they do not run
-        # into the next vertebra's
-        spinous_angle = float(rng.uniform(10, 25))
-        spinous_len = float(rng.uniform(28, 36))
+    # the thoraco-lumbar transition: spinous processes turn horizontal gradually, so a steep one
+    # never runs into the flatter one below it
+    transition = {"T10": ((40, 50), None), "T11": ((25, 35), (30, 36)), "T12": ((10, 20), (28, 34)),
+                  "T13": ((10, 20), (28, 34))}
+    if level in transition:
+        angles, lengths = transition[level]
+        spinous_angle = float(rng.uniform(*angles))
+        if lengths:
+            spinous_len = float(rng.uniform(*lengths))
     if region(level) == "lumbar":
         # tip 70-80 mm behind the body centre (notes), whatever the body and canal depth
         base = body_d / 2 + canal_d + 4.0
