@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up .venv and run the pipeline on a phantom case (outputs in demo_out/)
+#   make demo   set up .venv, write a phantom case and its figure, then run the pipeline on a phantom
+#               case (registration, synthetic CT with the bundled model, metrics, figure) into demo_out/
 #   make test   set up .venv with the test extras and run the whole test suite
 # Override TORCH_SPEC to install another torch build first (e.g. a CUDA build).
 
@@ -27,6 +28,7 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.runtime-installed
 demo: $(VENV)/.runtime-installed
 	$(VENV)/bin/mrtoct phantom --out $(DEMO_OUT)/phantom --cases 1 --seed 0 --overwrite \
 		--figure $(DEMO_OUT)/phantom_figure.png
+	$(VENV)/bin/mrtoct demo --out $(DEMO_OUT)/pipeline
 
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .

@@ -7,10 +7,19 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import landmarks_cmd, phantom_cmd, register_cmd
+from . import (
+    bench_cmd,
+    demo_cmd,
+    landmarks_cmd,
+    models_cmd,
+    phantom_cmd,
+    register_cmd,
+    train_cmd,
+    translate_cmd,
+)
 from .errors import CLIError
 
-SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd)
+SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, models_cmd, demo_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,150 @@
+"""``mrtoct bench``: how fast and how lean the translation engine is on this machine.
+
+Measured in one run, side by side:
+1. the denoiser's FLOPs per evaluation (torch.utils.flop_counter), its time per evaluation, and its
+   efficiency against the throughput of a plain 3D convolution measured in the same run;
+2. the time and peak memory of translating the demo case (five lumbar levels at 2 mm) with N steps;
+3. the same translation through the plain MONAI recipe (DiffusionModelUNet with default settings,
+   DiffusionInferer, DDIMScheduler) and the ratio of the two;
+4. the peak memory of two denoising steps on a whole-spine (C1-S1) volume at 1 mm through the
+   sliding window (run in a child process so its peak is its own).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _median_time(fn, repeats: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def conv_throughput(channels: int = 32, size: tuple[int, int, int] = (48, 48, 48), bf16: bool = False) -> float:
+    """GFLOP/s of one Conv3d(channels, channels, 3) forward pass (2*MACs)."""
+    conv = torch.nn.Conv3d(channels, channels, 3, padding=1).eval()
+    x = torch.randn(1, channels, *size)
+    flops = 2 * channels * channels * 27 * int(np.prod(size))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        t = _median_time(lambda: conv(x))
+    return flops / t / 1e9
+
+
+def denoiser_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        net(x, c, t)
+    return int(counter.get_total_flops())
+
+
+def whole_spine_child(spacing: float, steps: int) -> None:
+    """Child process: two denoising steps on a C1-S1-sized volume; prints peak RSS in MB."""
+    from .diffusion.networks import NetworkConfig, build_network
+    from .diffusion.schedule import CosineSchedule
+    from .intensity import CTMapping, MRMapping
+    from .translator import LoadedModel, predict_values
+
+    cfg = NetworkConfig(channels=(16, 32, 64))
+    model = LoadedModel(Path("."), {}, cfg, build_network(cfg).eval(), MRMapping(), CTMapping(), CosineSchedule(),
+                        spacing, torch.device("cpu"))
+    shape = (int(640 / spacing), int(200 / spacing), int(60 / spacing))  # S, P, L: C1-S1, AP, sagittal slab
+    mr = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    t0 = time.perf_counter()
+    predict_values(model, mr, steps=steps, window=(128, 128, 32))
+    print(json.dumps({"shape": shape, "voxels": int(np.prod(shape)), "seconds": time.perf_counter() - t0,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run_bench(model_spec: str | None, steps: int = 20, out=print) -> dict:
+    from monai.inferers import DiffusionInferer
+    from monai.networks.nets import DiffusionModelUNet
+    from monai.networks.schedulers import DDIMScheduler
+
+    from .models.registry import default_model_name, resolve
+    from .phantom import PhantomOptions, generate_case
+    from .translator import load_model, translate_image
+
+    torch.manual_seed(0)
+    res: dict = {"threads": torch.get_num_threads()}
+    model = load_model(resolve(model_spec or default_model_name()), "cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        case = generate_case(Path(tmp), "bench", 7, PhantomOptions())["truth"].parent
+        import SimpleITK as sitk
+
+        mr = sitk.ReadImage(str(case / "mr_t2w.nii.gz"))
+        from .orientation import model_grid
+
+        grid = model_grid(mr, model.spacing)
+        d = model.cfg.divisor
+        spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
+        shape = (1, 1, *spatial)
+
+        # 1. FLOPs, time per evaluation, efficiency against a plain convolution
+        flops = denoiser_flops(model.net, shape)
+        x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+        for bf16 in (False, True):
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                per_eval = _median_time(lambda: model.net(x, c, t))
+            conv = conv_throughput(bf16=bf16)
+            tag = "bf16" if bf16 else "fp32"
+            res[f"denoiser_{tag}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,
+                                      "gflops": flops / per_eval / 1e9, "conv_gflops": conv,
+                                      "efficiency": flops / per_eval / 1e9 / conv}
+            out(f"denoiser {tag}: {flops / 1e9:.1f} GFLOP per evaluation on {spatial}, {per_eval:.2f} s "
+                f"({flops / per_eval / 1e9:.0f} GFLOP/s); plain Conv3d {conv:.0f} GFLOP/s -> efficiency "
+                f"{flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
+
+        # 2. the demo case end to end
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        t0 = time.perf_counter()
+        translate_image(model, mr, steps=steps, eta=0.0, seed=0)
+        ours = time.perf_counter() - t0
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        res["translate_demo_case"] = {"steps": steps, "seconds": ours, "peak_rss_mb": rss1 / 1024}
+        out(f"translate demo case ({spatial} voxels at {model.spacing} mm, {steps} steps): {ours:.1f} s "
+            f"(goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); process peak RSS {rss1 / 1024:.0f} MB "
+            f"(before {rss0 / 1024:.0f} MB)")
+
+        # 3. plain MONAI recipe, same size and steps
+        net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
+        sched = DDIMScheduler(num_train_timesteps=1000)
+        sched.set_timesteps(steps)
+        inferer = DiffusionInferer(sched)
+        noise = torch.randn(shape)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            inferer.sample(input_noise=noise, diffusion_model=net, scheduler=sched, conditioning=c, mode="concat",
+                           verbose=False)
+        plain = time.perf_counter() - t0
+        res["monai_recipe"] = {"seconds": plain, "ratio": plain / ours}
+        out(f"plain MONAI recipe, same size and steps: {plain:.1f} s -> ours is {plain / ours:.1f}x faster")
+
+    # 4. whole spine at 1 mm in a child process
+    r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import whole_spine_child; "
+                        "whole_spine_child(1.0, 2)"], capture_output=True, text=True, timeout=3600)
+    if r.returncode == 0:
+        w = json.loads(r.stdout.strip().splitlines()[-1])
+        res["whole_spine_1mm"] = w
+        out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
+            f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
+            f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
+    else:
+        out(f"whole-spine run failed: {r.stderr[-500:]}")
+    return res

@@ -1,0 +1,37 @@
+"""``mrtoct train``: train a translation model from a YAML config on a manifest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import CLIError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a translation model on a manifest (one GPU, several via torchrun, or CPU)",
+                       description="Runs under torchrun for several GPUs or nodes (DDP), e.g. "
+                       "torchrun --nproc_per_node 4 -m MRtoCTTranslationLib.cli.main train --config C.yaml")
+    p.add_argument("--config", required=True, help="YAML training config (see Resources/Models/*/train.yaml)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if out_dir has a checkpoint")
+    p.add_argument("--steps", type=int, default=None, help="override the number of training steps")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.config import TrainConfig
+    from ..training.trainer import train
+
+    if not Path(args.config).is_file():
+        raise CLIError(f"--config {args.config} does not exist")
+    try:
+        cfg = TrainConfig.from_yaml(args.config)
+        if args.steps is not None:
+            cfg.steps = args.steps
+        if not Path(cfg.manifest).is_file():
+            raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
+        folder = train(cfg, resume=not args.no_resume)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    print(f"model written to {folder}")
+    return 0

@@ -1,0 +1,87 @@
+"""``mrtoct translate``: synthetic CT from an MR volume with a bundled or user model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from .errors import CLIError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="turn an MR volume into a synthetic CT")
+    p.add_argument("--input", required=True, help="MR volume (NIfTI, NRRD, MHA, ...)")
+    p.add_argument("--output", required=True, help="synthetic CT on the input's grid (HU, int16)")
+    p.add_argument("--model", default=None, help="model name, folder or URL (default: the bundled 3D model)")
+    p.add_argument("--sha256", default=None, help="expected SHA256 when --model is a URL")
+    p.add_argument("--steps", type=int, default=20, help="DDIM steps (default 20)")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic (default), 1 stochastic")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=1, help="number of samples to average (default 1)")
+    p.add_argument("--uncertainty", default=None, help="write the voxel-wise standard deviation (needs --samples > 1)")
+    p.add_argument("--output-iso", default=None, help="also write the synthetic CT on the model's isotropic grid")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--fp32", action="store_true", help="no bfloat16 autocast on the CPU (slower, bit-stable)")
+    p.set_defaults(run=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not Path(args.input).is_file():
+        raise CLIError(f"--input {args.input} does not exist")
+    for flag in ("output", "uncertainty", "output_iso"):
+        path = getattr(args, flag)
+        if path and not Path(path).parent.exists():
+            raise CLIError(f"--{flag.replace('_', '-')}: folder {Path(path).parent} does not exist")
+        if path and Path(path).resolve() == Path(args.input).resolve():
+            raise CLIError(f"--{flag.replace('_', '-')} would overwrite the input: choose another file")
+    if args.steps < 1 or args.samples < 1:
+        raise CLIError("--steps and --samples must be at least 1")
+    if args.uncertainty and args.samples < 2:
+        raise CLIError("--uncertainty needs --samples 2 or more")
+    if not 0.0 <= args.eta <= 1.0:
+        raise CLIError("--eta must be between 0 and 1")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from SpineLandmarkRegistrationLib.atomic_io import write_image
+
+    from ..models.folder import ModelError
+    from ..models.registry import default_model_name, resolve
+    from ..translator import check_input, load_model, translate_image
+
+    _check(args)
+    try:
+        image = sitk.ReadImage(args.input)
+    except RuntimeError as exc:
+        raise CLIError(f"--input {args.input} is not an image SimpleITK can read") from exc
+    try:
+        check_input(image)
+        folder = resolve(args.model or default_model_name(), sha256=args.sha256)
+        model = load_model(folder, args.device)
+    except (ModelError, ValueError) as exc:
+        raise CLIError(str(exc)) from exc
+    if model.card.get("input_modality") != "MR":
+        raise CLIError(f"model {folder.name} translates {model.card.get('input_modality')} images, not MR: "
+                       "choose an MR-to-CT model (mrtoct models)")
+    with tqdm(total=args.samples * (1 if model.kind == "pix2pix" else args.steps), desc="translating", unit="step") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        try:
+            res = translate_image(model, image, args.steps, args.eta, args.seed, args.samples,
+                                  bf16=False if args.fp32 else None, progress=progress)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
+    write_image(res.sct, args.output)
+    if args.output_iso:
+        write_image(res.sct_iso, args.output_iso)
+    if args.uncertainty and res.std is not None:
+        write_image(res.std, args.uncertainty)
+    print(f"synthetic CT written to {args.output} ({res.seconds:.1f} s, model {folder.name})")
+    return 0

@@ -1,0 +1,1 @@
+"""Conditional denoising diffusion: noise schedule, DDIM sampling, sliding-window denoising."""

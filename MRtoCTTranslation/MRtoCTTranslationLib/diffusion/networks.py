@@ -1,0 +1,81 @@
+"""Denoisers and generators built from a small config, so a model card can rebuild them.
+
+Conditional diffusion: the MR is concatenated to the noisy CT along the channel axis (Graf et
+al. 2023), through MONAI's DiffusionModelUNet without attention levels (its bottleneck
+self-attention runs with torch's scaled-dot-product kernel, ``use_flash_attention``, which the
+MONAI notes show is needed to keep memory bounded on CPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+KINDS = ("diffusion", "pix2pix")
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture of a translation model (saved in its card)."""
+
+    kind: str = "diffusion"
+    spatial_dims: int = 3
+    channels: tuple[int, ...] = (16, 32, 64)
+    num_res_blocks: int = 1
+    norm_num_groups: int = 8
+    prediction: str = "image"  # diffusion only: image (x0), noise (eps) or v
+    in_channels: int = 1  # condition channels (MR)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def divisor(self) -> int:
+        """Spatial sizes must be multiples of this."""
+        return 2 ** (len(self.channels) - 1)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> NetworkConfig:
+        d = dict(d)
+        d["channels"] = tuple(d.get("channels", (16, 32, 64)))
+        return cls(**d)
+
+
+class ConditionalDenoiser(nn.Module):
+    """eps/x0/v predictor: UNet([x_t, condition], t)."""
+
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        from monai.networks.nets import DiffusionModelUNet
+
+        self.cfg = cfg
+        n = len(cfg.channels)
+        self.unet = DiffusionModelUNet(
+            spatial_dims=cfg.spatial_dims,
+            in_channels=1 + cfg.in_channels,
+            out_channels=1,
+            channels=tuple(cfg.channels),
+            attention_levels=(False,) * n,
+            num_res_blocks=cfg.num_res_blocks,
+            norm_num_groups=cfg.norm_num_groups,
+            use_flash_attention=True,
+        )
+
+    def forward(self, x_t: torch.Tensor, condition: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.unet(torch.cat([x_t, condition], dim=1), t)
+
+
+def build_network(cfg: NetworkConfig) -> nn.Module:
+    """The network a config describes (weights uninitialised)."""
+    if cfg.kind == "diffusion":
+        return ConditionalDenoiser(cfg)
+    if cfg.kind == "pix2pix":
+        from .pix2pix import UNetGenerator  # noqa: PLC0415 (pix2pix imports this module)
+
+        return UNetGenerator(cfg)
+    raise ValueError(f"unknown model kind {cfg.kind!r}: use one of {KINDS}")

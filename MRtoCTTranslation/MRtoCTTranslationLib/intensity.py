@@ -1,0 +1,70 @@
+"""Intensity mappings between images and network values; stored in every model card so that
+inference always matches training.
+
+MR: robust percentiles of the foreground (0.5 and 99.5 %, as ALDM and the seed notes suggest
+instead of the maximum, which one bright voxel can dominate) mapped to [-1, 1]. CT: Hounsfield
+units clipped to [-1024, 3071] and divided by 1000, so soft tissue keeps its contrast and dense
+cortical bone is not clipped at 1000 HU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+HU_RANGE = (-1024.0, 3071.0)
+
+
+@dataclass(frozen=True)
+class MRMapping:
+    """Robust percentile scaling of an MR volume to about [-1, 1]."""
+
+    low_percentile: float = 0.5
+    high_percentile: float = 99.5
+    foreground_fraction: float = 0.05  # voxels above this fraction of the 99.9th percentile count
+
+    def fit(self, mr: np.ndarray) -> tuple[float, float]:
+        """(low, high) intensities of this volume; ValueError for a constant or empty one."""
+        a = np.asarray(mr, dtype=np.float32)
+        if a.size == 0 or not np.all(np.isfinite(a)):
+            raise ValueError("the MR volume is empty or has NaN/infinite voxels: fix or crop the input")
+        top = float(np.percentile(a, 99.9))
+        fg = a[a > self.foreground_fraction * top] if top > 0 else a
+        if fg.size < 10:
+            fg = a.ravel()
+        lo, hi = np.percentile(fg, [self.low_percentile, self.high_percentile])
+        if not hi > lo:
+            raise ValueError("the MR volume is constant: there is nothing to translate")
+        return float(lo), float(hi)
+
+    def forward(self, mr: np.ndarray, lo_hi: tuple[float, float] | None = None) -> np.ndarray:
+        lo, hi = lo_hi if lo_hi is not None else self.fit(mr)
+        return (2.0 * (np.asarray(mr, dtype=np.float32) - lo) / (hi - lo) - 1.0).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"kind": "mr_robust_percentiles", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class CTMapping:
+    """HU -> (clip(HU) - offset) / scale and back."""
+
+    offset: float = 0.0
+    scale: float = 1000.0
+    hu_min: float = HU_RANGE[0]
+    hu_max: float = HU_RANGE[1]
+
+    def forward(self, hu: np.ndarray) -> np.ndarray:
+        return ((np.clip(np.asarray(hu, dtype=np.float32), self.hu_min, self.hu_max) - self.offset) / self.scale).astype(np.float32)
+
+    def inverse(self, values: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(values, dtype=np.float32) * self.scale + self.offset, self.hu_min, self.hu_max)
+
+    @property
+    def valid_range(self) -> tuple[float, float]:
+        """Range of network values that map to valid HU: where sampling clips the predicted image."""
+        return ((self.hu_min - self.offset) / self.scale, (self.hu_max - self.offset) / self.scale)
+
+    def to_json(self) -> dict:
+        return {"kind": "ct_hounsfield", **asdict(self)}

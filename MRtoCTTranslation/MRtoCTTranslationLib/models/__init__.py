@@ -1,0 +1,1 @@
+"""Model folders (safetensors weights + JSON card), their registry and download cache."""

@@ -1,0 +1,77 @@
+"""Training configuration, read from YAML; every field has a default that trains the demo model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..diffusion.networks import NetworkConfig
+
+CONTRASTS = ("fixed", "random", "mixed")
+
+
+@dataclass
+class TrainConfig:
+    """What to train on and how. Paths are relative to the config file's folder."""
+
+    manifest: str = "manifest.csv"
+    input_column: str = "mr_t2w"  # on real data: the MR column
+    extra_input_columns: list[str] = field(default_factory=list)  # more fixed contrasts to mix in
+    target_column: str = "ct_mrworld"  # on real data: the CT registered onto the MR
+    contrast: str = "fixed"  # fixed | random (re-synthesised from mr_tissues) | mixed
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    spacing_mm: float = 2.0
+    patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])  # canonical [S, P, L] voxels
+    batch_size: int = 2
+    steps: int = 4000
+    lr: float = 2e-4
+    ema_decay: float = 0.995
+    val_every: int = 1000
+    val_cases: int = 2
+    val_sampling_steps: int = 10
+    checkpoint_every: int = 500
+    amp: bool = True  # mixed precision on GPU (bf16 autocast on CPU when supported)
+    seed: int = 0
+    out_dir: str = "runs/model"
+    name: str = "model"
+    description: str = ""
+    license: str = "Apache-2.0"
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
+        p = Path(path)
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"cannot read training config {p}: {exc}") from exc
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{p}: unknown keys {unknown}; known keys: {sorted(known)}")
+        if "network" in raw:
+            raw["network"] = NetworkConfig.from_json(raw["network"])
+        cfg = cls(**raw)
+        base = p.parent
+        cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
+        cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if self.contrast not in CONTRASTS:
+            raise ValueError(f"contrast {self.contrast!r}: use one of {CONTRASTS}")
+        d = self.network.divisor
+        if len(self.patch_size) != self.network.spatial_dims or any(s % d for s in self.patch_size):
+            raise ValueError(f"patch_size {self.patch_size} must have {self.network.spatial_dims} sizes, "
+                             f"each a multiple of {d}")
+        if self.steps < 1 or self.batch_size < 1 or not self.spacing_mm > 0:
+            raise ValueError("steps and batch_size must be at least 1 and spacing_mm positive")
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["network"] = self.network.to_json()
+        return d

@@ -1,0 +1,201 @@
+"""The training loop: patches from a manifest, L1 on the configured diffusion target (or the
+Pix2Pix objective), EMA weights, validation by sampling whole volumes, checkpoints and resume,
+TensorBoard logs, and several processes through torchrun (DDP; gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from SpineLandmarkRegistrationLib.manifest import read_manifest
+
+from ..diffusion.networks import build_network
+from ..diffusion.schedule import CosineSchedule
+from ..intensity import CTMapping, MRMapping
+from ..metrics import image_metrics
+from ..models.folder import save_model
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data import Pair, load_pair, network_inputs, random_patch
+from .ema import EMA
+
+log = logging.getLogger(__name__)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def load_pairs(cfg: TrainConfig, split: str) -> list[Pair]:
+    rows = [r for r in read_manifest(cfg.manifest) if (r.get("split") or "train") == split]
+    cols = [cfg.input_column, *cfg.extra_input_columns]
+    return [load_pair(r, cols, cfg.target_column, cfg.spacing_mm, cfg.contrast != "fixed") for r in rows]
+
+
+def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict) -> dict:
+    contrasts = ["any"] if cfg.contrast != "fixed" else [c.removeprefix("mr_") for c in
+                                                         [cfg.input_column, *cfg.extra_input_columns]]
+    return {
+        "name": cfg.name,
+        "description": cfg.description,
+        "version": 1,
+        "architecture": cfg.network.to_json(),
+        "diffusion": {"schedule": "cosine", "train_timesteps": 1000, "prediction": cfg.network.prediction}
+        if cfg.network.kind == "diffusion" else None,
+        "input_modality": "MR",
+        "input_contrasts": contrasts,
+        "output_modality": "CT",
+        "spacing_mm": cfg.spacing_mm,
+        "orientation": "LPS (canonical axis order; inputs are reoriented)",
+        "intensity": {"mr": mr_map.to_json(), "ct": ct_map.to_json()},
+        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": cfg.to_json(),
+                     "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
+        "metrics": metrics,
+        "inference_defaults": {"steps": 20, "eta": 0.0, "window": [128, 128, 32]},
+        "license": cfg.license,
+        "citation": "Graf R, et al. Denoising diffusion-based MRI to CT image translation enables automated "
+                    "spinal segmentation. Eur Radiol Exp 7, 70 (2023).",
+    }
+
+
+def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: MRMapping, ct_map: CTMapping,
+             device: torch.device) -> dict[str, float]:
+    """Mean metrics of whole-volume predictions (EMA weights, few DDIM steps) on validation pairs."""
+    from ..translator import LoadedModel, predict_values
+
+    model = LoadedModel(Path("."), {}, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
+    rng = np.random.default_rng(0)
+    rows = []
+    for pair in pairs[: cfg.val_cases]:
+        mr, _ = network_inputs(pair, "fixed", rng, mr_map, ct_map)
+        pred = ct_map.inverse(predict_values(model, mr, steps=cfg.val_sampling_steps, eta=0.0, seed=0, bf16=False))
+        rows.append(image_metrics(pred, pair.ct))
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
+
+
+def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    """Train as configured; write checkpoints and, at the end, the model folder ``out_dir/model``."""
+    from tqdm import tqdm
+
+    rank, world, local_rank = _dist_info()
+    if world > 1 and not dist.is_initialized():  # launched by torchrun
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    device = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed + rank)
+    rng = np.random.default_rng(cfg.seed + 1000 * rank)
+    out = Path(cfg.out_dir)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+
+    train_pairs = load_pairs(cfg, "train")
+    if not train_pairs:
+        raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
+    val_pairs = load_pairs(cfg, "val") if rank == 0 and cfg.val_every > 0 else []
+    mr_map, ct_map = MRMapping(), CTMapping()
+    schedule = CosineSchedule()
+
+    net = build_network(cfg.network).to(device)
+    ema = EMA(net, cfg.ema_decay)
+    gan = cfg.network.kind == "pix2pix"
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if gan else \
+        torch.optim.AdamW(net.parameters(), lr=cfg.lr)
+    disc = opt_d = None
+    if gan:
+        from ..diffusion.pix2pix import lsgan_loss, patch_discriminator
+
+        disc = patch_discriminator(cfg.network, cfg.patch_size).to(device)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+        l1_weight = float(cfg.network.extra.get("l1_weight", 10.0))
+    start = 0
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "checkpoint.json").exists():
+        start = load_checkpoint(ckpt, net, ema.model, opt)
+        log.info("resumed from %s at step %d", ckpt, start)
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    use_amp = cfg.amp and device.type == "cuda"
+    writer = None
+    if rank == 0:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "logs"))
+        except ImportError:
+            log.warning("tensorboard is not installed: logging to %s only", out / "log.jsonl")
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        mrs, cts = [], []
+        for _ in range(cfg.batch_size):
+            pair = train_pairs[int(rng.integers(len(train_pairs)))]
+            mr, ct = network_inputs(pair, cfg.contrast, rng, mr_map, ct_map)
+            if rng.uniform() < 0.5:  # flip left-right: the spine is roughly symmetric
+                mr, ct = mr[..., ::-1], ct[..., ::-1]
+            size = list(cfg.patch_size) + ([1] if cfg.network.spatial_dims == 2 else [])  # 2D: one sagittal slice
+            p_mr, p_ct = random_patch([mr, ct], size, rng, [-1.0, ct_map.forward(np.float32(-1024.0))])
+            mrs.append(p_mr[..., 0] if cfg.network.spatial_dims == 2 else p_mr)
+            cts.append(p_ct[..., 0] if cfg.network.spatial_dims == 2 else p_ct)
+        return (torch.from_numpy(np.stack(mrs)[:, None].copy()).to(device),
+                torch.from_numpy(np.stack(cts)[:, None].copy()).to(device))
+
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"training {cfg.name}", disable=not progress or rank != 0)
+    t0, metrics = time.perf_counter(), {}
+    for step in range(start, cfg.steps):
+        mr, ct = batch()
+        with torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
+                            enabled=use_amp):
+            if cfg.network.kind == "diffusion":
+                t = torch.randint(0, schedule.num_steps, (mr.shape[0],), device=device)
+                noise = torch.randn_like(ct)
+                x_t = schedule.add_noise(ct, noise, t)
+                pred = model(x_t, mr, t)
+                loss = torch.nn.functional.l1_loss(pred.float(), schedule.target(cfg.network.prediction, ct, noise, t))
+            else:
+                fake = model(mr)
+                d_loss = 0.5 * (lsgan_loss(disc(torch.cat([mr, ct], 1)), True)
+                                + lsgan_loss(disc(torch.cat([mr, fake.detach()], 1)), False))
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                loss = lsgan_loss(disc(torch.cat([mr, fake], 1)), True) + \
+                    l1_weight * torch.nn.functional.l1_loss(fake, ct)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema.update(net)
+        if rank == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            if writer:
+                writer.add_scalar("train/loss", loss.item(), step)
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, "loss": loss.item(), "s": round(time.perf_counter() - t0, 1)}) + "\n")
+            last = step + 1 == cfg.steps
+            if cfg.val_every > 0 and val_pairs and ((step + 1) % cfg.val_every == 0 or last):
+                metrics = validate(ema.model, cfg, val_pairs, mr_map, ct_map, device)
+                log.info("step %d validation %s", step + 1, metrics)
+                for k, v in metrics.items():
+                    if writer:
+                        writer.add_scalar(f"val/{k}", v, step)
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps({"step": step + 1, "val": metrics}) + "\n")
+            if (step + 1) % cfg.checkpoint_every == 0 or last:
+                save_checkpoint(ckpt, net, ema.model, opt, step + 1, {"config": cfg.to_json()})
+    bar.close()
+    folder = out / "model"
+    if rank == 0:
+        save_model(folder, ema.model.state_dict(), model_card(cfg, mr_map, ct_map, len(train_pairs),
+                                                               {"validation": metrics}))
+        if writer:
+            writer.close()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return folder

@@ -1,0 +1,164 @@
+"""The diffusion engine on tiny shapes: schedule algebra, the DDIM loop, sliding windows,
+intensity mappings, and whole-image translation with a small untrained network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+
+from MRtoCTTranslationLib.diffusion.ddim import Cancelled, ddim_sample, ddim_timesteps
+from MRtoCTTranslationLib.diffusion.networks import NetworkConfig, build_network
+from MRtoCTTranslationLib.diffusion.schedule import PREDICTIONS, CosineSchedule
+from MRtoCTTranslationLib.diffusion.sliding import gaussian_weight, sliding_apply
+from MRtoCTTranslationLib.intensity import CTMapping, MRMapping
+
+SCHED = CosineSchedule()
+
+
+def test_cosine_schedule_runs_from_signal_to_noise():
+    a = SCHED.alphas_cumprod
+    assert a[0] > 0.999 and a[-1] < 1e-4 and torch.all(a[1:] <= a[:-1])
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+@pytest.mark.parametrize("t", [0, 10, 500, 999])
+def test_prediction_modes_convert_exactly(prediction, t):
+    g = torch.Generator().manual_seed(t)
+    x0, eps = torch.randn(1, 1, 4, 4, 4, generator=g, dtype=torch.float64), torch.randn(1, 1, 4, 4, 4, generator=g, dtype=torch.float64)
+    tt = torch.tensor([t])
+    x_t = SCHED.add_noise(x0, eps, tt)
+    out = SCHED.target(prediction, x0, eps, tt)
+    x0_hat, eps_hat = SCHED.split(prediction, out, x_t, t)
+    assert torch.allclose(x0_hat, x0, atol=1e-6 if t < 999 or prediction != "noise" else 1e-2)
+    assert torch.allclose(eps_hat, eps, atol=1e-5 if t > 0 or prediction == "noise" else 1e-1)
+
+
+def test_timesteps_start_at_the_last_training_step():
+    ts = ddim_timesteps(1000, 20)
+    assert ts[0] == 999 and ts[-1] == 0 and len(ts) == 20 and ts == sorted(ts, reverse=True)
+    assert ddim_timesteps(1000, 1) == [999]
+
+
+@pytest.mark.parametrize("prediction", PREDICTIONS)
+def test_ddim_with_an_oracle_denoiser_returns_the_clean_image(prediction):
+    x0 = torch.linspace(-1, 2, 64).reshape(1, 1, 4, 4, 4).double()
+
+    def oracle(x_t: torch.Tensor, t: int) -> torch.Tensor:
+        a = float(SCHED.alpha_bar(t))
+        eps = (x_t - a**0.5 * x0) / (1 - a) ** 0.5
+        return SCHED.target(prediction, x0, eps, torch.tensor([t]))
+
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    out = ddim_sample(oracle, noise, SCHED, prediction, steps=10, eta=0.0)
+    assert torch.allclose(out, x0, atol=1e-6)
+
+
+def test_ddim_reports_progress_clips_to_the_valid_range_and_cancels():
+    seen = []
+    out = ddim_sample(lambda x, t: torch.full_like(x, 5.0), torch.zeros(1, 1, 2, 2, 2), SCHED, "image", steps=5,
+                      clip=(-1.024, 3.071), progress=lambda n, total: seen.append((n, total)))
+    assert seen == [(n, 5) for n in range(1, 6)] and float(out.max()) == pytest.approx(3.071)
+    calls = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(Cancelled):
+        ddim_sample(lambda x, t: x, torch.zeros(1, 1, 2, 2, 2), SCHED, "image", steps=10, cancelled=cancelled)
+
+
+def test_sliding_window_blending_equals_whole_volume_for_a_local_operator():
+    x = torch.randn(1, 2, 20, 17, 9, generator=torch.Generator().manual_seed(1))
+
+    def fn(w: torch.Tensor) -> torch.Tensor:
+        return (w[:, :1] * 3 - w[:, 1:]) ** 2  # pointwise: windows cannot change it
+
+    whole = fn(x)
+    tiled = sliding_apply(fn, x, (8, 8, 4), overlap=0.5)
+    assert torch.allclose(whole, tiled, atol=1e-5)
+    assert float(gaussian_weight((8, 8, 4)).min()) > 0
+
+
+def test_intensity_mappings():
+    rng = np.random.default_rng(0)
+    mr = rng.gamma(2.0, 100.0, (20, 20, 20)).astype(np.float32)
+    mapped = MRMapping().forward(mr)
+    assert -1.2 < np.percentile(mapped[mr > 0.05 * np.percentile(mr, 99.9)], 1) < -0.8
+    with pytest.raises(ValueError, match="constant"):
+        MRMapping().forward(np.ones((4, 4, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        MRMapping().forward(np.full((4, 4, 4), np.nan))
+    ct = CTMapping()
+    hu = np.array([-2000, -1024, 0, 1000, 3071, 5000], dtype=np.float32)
+    assert np.allclose(ct.inverse(ct.forward(hu)), np.clip(hu, -1024, 3071))
+    assert ct.valid_range == (-1.024, 3.071)
+
+
+def _tiny_model(prediction: str = "image", kind: str = "diffusion"):
+    from pathlib import Path
+
+    from MRtoCTTranslationLib.translator import LoadedModel
+
+    torch.manual_seed(0)
+    cfg = NetworkConfig(kind=kind, channels=(4, 8), norm_num_groups=2, prediction=prediction)
+    net = build_network(cfg).eval()
+    with torch.no_grad():  # MONAI zero-initialises the output layer; give every weight a value
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return LoadedModel(Path("."), {"input_modality": "MR"}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
+                       torch.device("cpu"))
+
+
+def _mr_image() -> sitk.Image:
+    rng = np.random.default_rng(2)
+    arr = (rng.random((6, 12, 10)) * 500).astype(np.float32)
+    img = sitk.GetImageFromArray(arr)
+    img.SetSpacing((2.0, 3.0, 5.0))
+    img.SetOrigin((10.0, -4.0, 7.0))
+    img.SetDirection((0, 0, 1, 1, 0, 0, 0, 1, 0))  # a sagittal-like permutation
+    return img
+
+
+def test_translate_image_keeps_the_input_geometry_and_is_deterministic():
+    from MRtoCTTranslationLib.translator import translate_image
+
+    model, img = _tiny_model(), _mr_image()
+    before = sitk.GetArrayFromImage(img).copy()
+    a = translate_image(model, img, steps=3, eta=0.0, seed=5, bf16=False)
+    b = translate_image(model, img, steps=3, eta=0.0, seed=5, bf16=False)
+    c = translate_image(model, img, steps=3, eta=1.0, seed=6, samples=2, bf16=False)
+    for r in (a, c):
+        assert r.sct.GetSize() == img.GetSize() and r.sct.GetOrigin() == img.GetOrigin()
+        assert r.sct.GetDirection() == img.GetDirection() and r.sct.GetSpacing() == img.GetSpacing()
+        assert r.sct.GetPixelID() == sitk.sitkInt16
+    assert np.array_equal(sitk.GetArrayFromImage(a.sct), sitk.GetArrayFromImage(b.sct))
+    assert not np.array_equal(sitk.GetArrayFromImage(a.sct), sitk.GetArrayFromImage(c.sct))
+    assert c.std is not None and float(sitk.GetArrayFromImage(c.std).max()) > 0 and a.std is None
+    assert a.sct_iso.GetSpacing() == (4.0, 4.0, 4.0)
+    assert np.array_equal(sitk.GetArrayFromImage(img), before)
+
+
+@pytest.mark.parametrize("bad,needle", [("2d", "2D"), ("vector", "vector"), ("nan", "NaN"), ("constant", "constant")])
+def test_translate_refuses_bad_input(bad, needle):
+    from MRtoCTTranslationLib.translator import translate_image
+
+    model = _tiny_model()
+    if bad == "2d":
+        img = sitk.GetImageFromArray(np.ones((8, 8), np.float32))
+    elif bad == "vector":
+        img = sitk.GetImageFromArray(np.ones((4, 8, 8, 3), np.float32), isVector=True)
+    else:
+        arr = np.ones((4, 8, 8), np.float32)
+        if bad == "nan":
+            arr[0, 0, 0] = np.nan
+        img = sitk.GetImageFromArray(arr)
+    with pytest.raises(ValueError, match=needle):
+        translate_image(model, img, steps=2)
+
+
+def test_pix2pix_kind_is_refused_until_built_and_unknown_kind_named():
+    with pytest.raises(ValueError, match="unknown model kind"):
+        build_network(NetworkConfig(kind="gan"))
