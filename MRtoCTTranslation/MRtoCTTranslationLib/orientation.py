@@ -21,13 +21,17 @@ def canonical(image: sitk.Image) -> sitk.Image:
 
 def model_grid(image: sitk.Image, spacing: float) -> Grid:
     """Isotropic grid of ``spacing`` over the image's extent, in canonical orientation."""
-    return isotropic_grid(Grid.from_image(canonical(image)), spacing)
+    return isotropic_grid(Grid.from_image(canonical(image)), spacing, cover=True)
 
 
 def to_grid(image: sitk.Image, grid: Grid, interpolation: int = sitk.sitkLinear, default: float = 0.0,
-            pixel: int = sitk.sitkFloat32) -> sitk.Image:
-    """Resample ``image`` onto ``grid`` (same physical space, no transform)."""
-    return sitk.Resample(image, reference_image(grid), sitk.Transform(), interpolation, default, pixel)
+            pixel: int = sitk.sitkFloat32, extrapolate: bool = False) -> sitk.Image:
+    """Resample ``image`` onto ``grid`` (same physical space, no transform).
+
+    ``extrapolate`` repeats the nearest voxel for grid points just outside the image (a covering
+    grid reaches up to half a voxel beyond it) instead of writing ``default``.
+    """
+    return sitk.Resample(image, reference_image(grid), sitk.Transform(), interpolation, default, pixel, extrapolate)
 
 
 def pad_to_multiple(arr: np.ndarray, multiple: int, axes: tuple[int, ...] = (-3, -2, -1), mode: str = "reflect"

@@ -166,7 +166,7 @@ def translate_image(model: LoadedModel, image: sitk.Image, steps: int = 20, eta:
     if n_vox > max_voxels:
         raise ValueError(f"the input covers {n_vox / 1e6:.0f} M voxels at {model.spacing} mm (about "
                          f"{n_vox * 4 * 12 / 1e9:.0f} GB while sampling): crop it to the spine first")
-    mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid))
+    mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True))
     mr_values = model.mr_map.forward(mr)
     outs = []
     for k in range(samples):
@@ -177,11 +177,12 @@ def translate_image(model: LoadedModel, image: sitk.Image, steps: int = 20, eta:
     iso = grid.apply_to(sitk.GetImageFromArray(mean.astype(np.float32)))
     ref = sitk.Image(image.GetSize(), sitk.sitkUInt8)
     ref.CopyInformation(image)
-    sct = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
+    # nearest-neighbour extrapolation: input voxel centres within half a model voxel of the edge
+    sct = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
     std_img = None
     if samples > 1:
         std_iso = grid.apply_to(sitk.GetImageFromArray(stack.std(0).astype(np.float32)))
-        std_img = sitk.Resample(std_iso, ref, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        std_img = sitk.Resample(std_iso, ref, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True)
     sct16 = sitk.GetImageFromArray(np.rint(sitk.GetArrayFromImage(sct)).astype(np.int16))
     sct16.CopyInformation(image)
     log.info("translated %s voxels in %.1f s", n_vox, time.perf_counter() - t0)

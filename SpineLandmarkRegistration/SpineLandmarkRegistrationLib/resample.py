@@ -19,12 +19,18 @@ class NoOverlapError(ValueError):
     """The registered images do not overlap."""
 
 
-def isotropic_grid(reference: Grid, spacing: float) -> Grid:
-    """A grid with ``reference``'s orientation and extent at ``spacing`` mm in every direction."""
+def isotropic_grid(reference: Grid, spacing: float, cover: bool = False) -> Grid:
+    """A grid with ``reference``'s orientation and extent at ``spacing`` mm in every direction.
+
+    ``cover=True`` rounds the size up, so the new voxels cover the whole reference (nothing of it
+    falls outside when resampling back); otherwise the size is rounded to the nearest.
+    """
     extent = np.array(reference.size) * np.array(reference.spacing)
-    size = np.maximum(np.round(extent / spacing).astype(int), 1)
-    corner = np.array(reference.origin) - reference.direction_matrix @ (np.array(reference.spacing) / 2)
-    origin = corner + reference.direction_matrix @ np.full(3, spacing / 2)
+    n = np.ceil(extent / spacing - 1e-6) if cover else np.round(extent / spacing)
+    size = np.maximum(n.astype(int), 1)
+    d = reference.direction_matrix
+    centre = np.array(reference.origin) + d @ ((np.array(reference.size) - 1) * np.array(reference.spacing) / 2)
+    origin = centre - d @ ((size - 1) * spacing / 2)  # both grids share their centre
     return Grid(tuple(int(s) for s in size), (spacing,) * 3, tuple(float(v) for v in origin), reference.direction)
 
 

@@ -57,7 +57,7 @@ def main() -> None:
             rng = np.random.default_rng(abs(hash(row["subject"])) % 2**32)
             for contrast, mr in inputs_for(row, args.random_contrasts, rng).items():
                 res = translate_image(model, mr, steps=args.steps, eta=0.0, seed=0)
-                pred = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
+                pred = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
                 m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(ref).astype(np.float32))
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
         summary = {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
