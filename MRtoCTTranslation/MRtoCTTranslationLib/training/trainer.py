@@ -41,6 +41,14 @@ def load_pairs(cfg: TrainConfig, split: str) -> list[Pair]:
     return [load_pair(r, cols, cfg.target_column, cfg.spacing_mm, cfg.contrast != "fixed") for r in rows]
 
 
+def portable_config(cfg: TrainConfig) -> dict:
+    """The config for a model card: paths reduced to their last two parts (no machine paths)."""
+    d = cfg.to_json()
+    for key in ("manifest", "out_dir"):
+        d[key] = "/".join(Path(d[key]).parts[-2:])
+    return d
+
+
 def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict) -> dict:
     contrasts = ["any"] if cfg.contrast != "fixed" else [c.removeprefix("mr_") for c in
                                                          [cfg.input_column, *cfg.extra_input_columns]]
@@ -57,7 +65,7 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
         "spacing_mm": cfg.spacing_mm,
         "orientation": "LPS (canonical axis order; inputs are reoriented)",
         "intensity": {"mr": mr_map.to_json(), "ct": ct_map.to_json()},
-        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": cfg.to_json(),
+        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable_config(cfg),
                      "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
         "metrics": metrics,
         "inference_defaults": {"steps": 20, "eta": 0.0, "window": [128, 128, 32]},
