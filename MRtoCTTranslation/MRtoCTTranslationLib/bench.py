@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 
-def _median_time(fn, repeats: int = 3) -> float:
-    fn()
+def median_time(fn, repeats: int = 3, warmup: bool = True) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls (after one untimed call)."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -41,7 +43,7 @@ def conv_throughput(channels: int = 32, size: tuple[int, int, int] = (48, 48, 48
     x = torch.randn(1, channels, *size)
     flops = 2 * channels * channels * 27 * int(np.prod(size))
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        t = _median_time(lambda: conv(x))
+        t = median_time(lambda: conv(x))
     return flops / t / 1e9
 
 
@@ -117,7 +119,7 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print) -> dict:
         x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
         for bf16 in (False, True):
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                per_eval = _median_time(lambda: model.net(x, c, t))
+                per_eval = median_time(lambda: model.net(x, c, t))
             conv = conv_throughput(bf16=bf16)
             tag = "bf16" if bf16 else "fp32"
             res[f"denoiser_{tag}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,

@@ -32,6 +32,7 @@ for sub in ("Testing", "SpineLandmarkRegistration", "MRtoCTTranslation"):
     if str(REPO / sub) not in sys.path:
         sys.path.insert(0, str(REPO / sub))
 
+from MRtoCTTranslationLib.bench import median_time as _median_time  # noqa: E402
 from SpineLandmarkRegistrationLib.geometry import Grid  # noqa: E402
 from SpineLandmarkRegistrationLib.levels import STANDARD_LEVELS, landmark_names  # noqa: E402
 from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet  # noqa: E402
@@ -74,12 +75,7 @@ def synthetic_spine(n_levels: int, seed: int = 0) -> tuple[LandmarkSet, Landmark
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return _median_time(fn, repeats, warmup=False)
 
 
 def bench_fit(quick: bool) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .errors import CLIError
+from .inputs import read_image
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,18 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_label_image(path: str, option: str):
-    import SimpleITK as sitk
 
     from SpineLandmarkRegistrationLib.landmark_proposal import check_label_image
 
     p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"{option} {p} does not exist or is not a file")
-    try:
-        image = sitk.ReadImage(str(p))
-    except RuntimeError as exc:
-        raise CLIError(f"{option} {p} cannot be read as an image (NIfTI, NRRD, MHA): "
-                       f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else 'unknown error'}") from exc
+    image = read_image(path, option)
     try:
         check_label_image(image, f"{option} {p}")
     except ValueError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from .errors import CLIError
+from .inputs import read_image
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,19 +60,6 @@ def _read_landmarks(path: str, role: str):
         raise CLIError(str(exc)) from exc
 
 
-def _read_image(path: str, flag: str) -> sitk.Image:
-    p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"{flag} {p} does not exist")
-    try:
-        img = sitk.ReadImage(str(p))
-    except RuntimeError as exc:
-        raise CLIError(f"{flag} {p} is not an image SimpleITK can read") from exc
-    if img.GetDimension() != 3:
-        raise CLIError(f"{flag} {p} is {img.GetDimension()}D: a 3D volume is needed")
-    return img
-
-
 def _check_output(path: str | None, flag: str) -> None:
     if path and not Path(path).parent.exists():
         raise CLIError(f"{flag}: folder {Path(path).parent} does not exist")
@@ -95,9 +83,9 @@ def run_pair(args: argparse.Namespace) -> int:
         _check_output(path, flag)
     fixed_lm = _read_landmarks(args.fixed_landmarks, "fixed")
     moving_lm = _read_landmarks(args.moving_landmarks, "moving")
-    fixed = _read_image(args.fixed, "--fixed") if args.fixed else None
-    moving = _read_image(args.moving, "--moving") if args.moving else None
-    labels = _read_image(args.moving_labels, "--moving-labels") if args.moving_labels else None
+    fixed = read_image(args.fixed, "--fixed") if args.fixed else None
+    moving = read_image(args.moving, "--moving") if args.moving else None
+    labels = read_image(args.moving_labels, "--moving-labels") if args.moving_labels else None
     try:
         reg = register(fixed_lm, moving_lm, args.mode)
     except ValueError as exc:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import SimpleITK as sitk
-
 from .errors import CLIError
+from .inputs import read_image
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -54,10 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from ..translator import check_input, load_model, translate_image
 
     _check(args)
-    try:
-        image = sitk.ReadImage(args.input)
-    except RuntimeError as exc:
-        raise CLIError(f"--input {args.input} is not an image SimpleITK can read") from exc
+    image = read_image(args.input, "--input")
     try:
         check_input(image)
         folder = resolve(args.model or default_model_name(), sha256=args.sha256)
