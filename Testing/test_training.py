@@ -100,3 +100,60 @@ def test_bad_configs_are_refused(cohort, tmp_path, capsys):
     bad.write_text(yaml.safe_dump({"manifest": str(cohort), "patch_size": [15, 16, 8]}))
     assert main(["train", "--config", str(bad)]) == 2
     assert "multiple of" in capsys.readouterr().err
+
+
+def test_pix2pix_checkpoint_restores_every_module_and_optimizer(cohort, tmp_path):
+    """Generator, EMA, discriminator and both Adam states come back exactly (no pickle)."""
+    import torch
+
+    from MRtoCTTranslationLib.diffusion.networks import build_network
+    from MRtoCTTranslationLib.diffusion.pix2pix import patch_discriminator
+    from MRtoCTTranslationLib.training.checkpoint import load_checkpoint
+    from MRtoCTTranslationLib.training.config import TrainConfig
+
+    cfg_path = _config(tmp_path, cohort, steps=2, val_every=0, network={**TINY, "kind": "pix2pix"})
+    assert main(["train", "--config", str(cfg_path)]) == 0
+    ckpt = tmp_path / "run" / "checkpoint"
+    assert not list(ckpt.glob("*.pt")) and not list(ckpt.glob("*.pkl"))
+    cfg = TrainConfig.from_yaml(cfg_path)
+    net, ema = build_network(cfg.network), build_network(cfg.network)
+    disc = patch_discriminator(cfg.network, cfg.patch_size)
+    opt, opt_d = torch.optim.Adam(net.parameters()), torch.optim.Adam(disc.parameters())
+    fresh_disc = {k: v.clone() for k, v in disc.state_dict().items()}
+    step = load_checkpoint(ckpt, {"net": net, "ema": ema, "disc": disc}, {"opt": opt, "opt_d": opt_d})
+    assert step == 2
+    assert any(not torch.equal(fresh_disc[k], v) for k, v in disc.state_dict().items())  # trained weights
+    assert all(int(s["step"]) == 2 for s in opt_d.state.values()) and len(opt_d.state) > 0
+    saved = __import__("safetensors.torch", fromlist=["load_file"]).load_file(str(ckpt / "checkpoint.safetensors"))
+    for k, v in disc.state_dict().items():
+        assert torch.equal(saved[f"module.disc.{k}"], v)
+
+
+def test_fine_tuning_starts_from_a_models_weights(cohort, tmp_path):
+    """init_from loads a trained model; with lr=0 the fine-tuned model keeps its weights."""
+    from MRtoCTTranslationLib.models.folder import load_weights
+
+    src = tmp_path / "src"
+    src.mkdir()
+    assert main(["train", "--config", str(_config(src, cohort, steps=2, val_every=0))]) == 0
+    source = load_weights(src / "run" / "model")
+    tuned_dir = tmp_path / "tuned"
+    tuned_dir.mkdir()
+    cfg = _config(tuned_dir, cohort, steps=1, val_every=0, lr=0.0, contrast="mixed",
+                  init_from=str(src / "run" / "model"))
+    assert main(["train", "--config", str(cfg)]) == 0
+    tuned = load_weights(tuned_dir / "run" / "model")
+    assert all(float((tuned[k] - v).abs().max()) < 1e-6 for k, v in source.items())
+    assert _card(tuned_dir / "run")["training"]["config"]["init_from"] == "model"  # no machine path
+    other = tmp_path / "other"
+    other.mkdir()
+    bad = _config(other, cohort, steps=1, init_from=str(src / "run" / "model"),
+                  network={**TINY, "channels": [4, 4]})
+    assert main(["train", "--config", str(bad)]) == 2
+
+
+def test_tensorboard_events_are_written(cohort, tmp_path):
+    pytest.importorskip("tensorboard")
+    assert main(["train", "--config", str(_config(tmp_path, cohort, steps=2, val_every=2))]) == 0
+    events = list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 100

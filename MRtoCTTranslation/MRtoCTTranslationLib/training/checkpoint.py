@@ -1,7 +1,8 @@
 """Training checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
-The optimizer state is flattened to ``optim.<param index>.<key>`` tensors plus JSON scalars,
-so resuming restores Adam's moments exactly.
+Every named module is stored as ``module.<name>.<key>``; every named optimizer's state is
+flattened to ``optim.<name>.<param index>.<key>`` tensors plus JSON scalars, so resuming restores
+Adam's moments exactly (the Pix2Pix discriminator and its optimizer included).
 """
 
 from __future__ import annotations
@@ -16,40 +17,50 @@ from safetensors.torch import load_file, save_file
 from SpineLandmarkRegistrationLib.atomic_io import atomic_output, write_json
 
 
-def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, ema: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, step: int, extra: dict) -> Path:
+def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer], step: int, extra: dict) -> Path:
     d = Path(path)
     d.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    tensors |= {f"ema.{k}": v for k, v in ema.state_dict().items()}
-    opt = optimizer.state_dict()
-    scalars: dict = {"param_groups": opt["param_groups"], "state": {}}
-    for idx, st in opt["state"].items():
-        for key, val in st.items():
-            if torch.is_tensor(val):
-                tensors[f"optim.{idx}.{key}"] = val
-            else:
-                scalars["state"].setdefault(str(idx), {})[key] = val
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        tensors |= {f"module.{name}.{k}": v for k, v in module.state_dict().items()}
+    scalars: dict = {}
+    for name, optimizer in optimizers.items():
+        opt = optimizer.state_dict()
+        scalars[name] = {"param_groups": opt["param_groups"], "state": {}}
+        for idx, st in opt["state"].items():
+            for key, val in st.items():
+                if torch.is_tensor(val):
+                    tensors[f"optim.{name}.{idx}.{key}"] = val
+                else:
+                    scalars[name]["state"].setdefault(str(idx), {})[key] = val
     with atomic_output(d / "checkpoint.safetensors") as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    write_json(d / "checkpoint.json", {"step": step, "optimizer": scalars, **extra})
+    write_json(d / "checkpoint.json", {"step": step, "optimizers": scalars, **extra})
     return d
 
 
-def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, ema: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer) -> int:
+def load_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module],
+                    optimizers: dict[str, torch.optim.Optimizer]) -> int:
     """Restore a checkpoint in place; return the step to continue from."""
     d = Path(path)
     tensors = load_file(str(d / "checkpoint.safetensors"))
     meta = json.loads((d / "checkpoint.json").read_text())
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    state: dict = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, idx, key = k.split(".", 2)
-            state.setdefault(int(idx), {})[key] = v
-    for idx, st in meta["optimizer"]["state"].items():
-        state.setdefault(int(idx), {}).update(st)
-    optimizer.load_state_dict({"state": state, "param_groups": meta["optimizer"]["param_groups"]})
+    if "optimizers" not in meta:
+        raise ValueError(f"{d} is a checkpoint from an older version of this project: "
+                         "delete it to train from the start")
+    for name, module in modules.items():
+        prefix = f"module.{name}."
+        module.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    for name, optimizer in optimizers.items():
+        prefix = f"optim.{name}."
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith(prefix):
+                idx, key = k[len(prefix):].split(".", 1)
+                state.setdefault(int(idx), {})[key] = v
+        saved = meta["optimizers"][name]
+        for idx, st in saved["state"].items():
+            state.setdefault(int(idx), {}).update(st)
+        optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
     return int(meta["step"])

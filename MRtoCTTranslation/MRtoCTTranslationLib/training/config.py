@@ -24,6 +24,7 @@ class TrainConfig:
     target_column: str = "ct_mrworld"  # on real data: the CT registered onto the MR
     contrast: str = "fixed"  # fixed | random (re-synthesised from mr_tissues) | mixed
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    init_from: str = ""  # a model name or folder to fine-tune from (same network), e.g. ddim3d-default
     spacing_mm: float = 2.0
     patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])  # canonical [S, P, L] voxels
     batch_size: int = 2
@@ -58,6 +59,8 @@ class TrainConfig:
         base = p.parent
         cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
         cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
+        if cfg.init_from and (base / cfg.init_from).exists():  # a folder next to the config; else a model name
+            cfg.init_from = str((base / cfg.init_from).resolve())
         cfg.validate()
         return cfg
 

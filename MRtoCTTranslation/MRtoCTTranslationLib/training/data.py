@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
@@ -24,6 +24,8 @@ class Pair:
     ct: np.ndarray
     tissues: np.ndarray | None
     grid: Grid
+    mapped: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # fixed contrasts, mapped once
+    mapped_ct: np.ndarray | None = field(default=None, repr=False)
 
 
 def load_pair(row: dict[str, str], input_columns: list[str], target_column: str, spacing: float,
@@ -53,10 +55,15 @@ def network_inputs(pair: Pair, contrast: str, rng: np.random.Generator, mr_map: 
     if use_random:
         if pair.tissues is None:
             raise ValueError("random contrasts need the manifest's mr_tissues column")
-        mr = random_contrast(pair.tissues, rng)
-    else:
-        mr = pair.mrs[int(rng.integers(len(pair.mrs)))]
-    return mr_map.forward(mr), ct_map.forward(pair.ct)
+        mr = mr_map.forward(random_contrast(pair.tissues, rng))
+    else:  # the fixed contrasts' mappings never change: compute them once (percentiles sort the volume)
+        k = int(rng.integers(len(pair.mrs)))
+        if k not in pair.mapped:
+            pair.mapped[k] = mr_map.forward(pair.mrs[k])
+        mr = pair.mapped[k]
+    if pair.mapped_ct is None:
+        pair.mapped_ct = ct_map.forward(pair.ct)
+    return mr, pair.mapped_ct
 
 
 def random_patch(arrays: list[np.ndarray], size: list[int], rng: np.random.Generator,

@@ -30,6 +30,14 @@ from .ema import EMA
 log = logging.getLogger(__name__)
 
 
+CITATIONS = {
+    "diffusion": "Graf R, et al. Denoising diffusion-based MRI to CT image translation enables automated "
+                 "spinal segmentation. Eur Radiol Exp 7, 70 (2023).",
+    "pix2pix": "Isola P, Zhu J-Y, Zhou T, Efros AA. Image-to-image translation with conditional adversarial "
+               "networks. CVPR 2017; as the baseline of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
+}
+
+
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
@@ -46,6 +54,8 @@ def portable_config(cfg: TrainConfig) -> dict:
     d = cfg.to_json()
     for key in ("manifest", "out_dir"):
         d[key] = "/".join(Path(d[key]).parts[-2:])
+    if d.get("init_from"):
+        d["init_from"] = Path(d["init_from"]).name
     return d
 
 
@@ -70,9 +80,24 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
         "metrics": metrics,
         "inference_defaults": {"steps": 20, "eta": 0.0, "window": [128, 128, 32]},
         "license": cfg.license,
-        "citation": "Graf R, et al. Denoising diffusion-based MRI to CT image translation enables automated "
-                    "spinal segmentation. Eur Radiol Exp 7, 70 (2023).",
+        "citation": CITATIONS[cfg.network.kind],
     }
+
+
+def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -> None:
+    """Start from a trained model's weights (fine-tuning): same architecture required."""
+    from ..models.folder import load_weights, read_card
+    from ..models.registry import resolve
+
+    folder = resolve(cfg.init_from)
+    card = read_card(folder)
+    if card.get("architecture") != cfg.network.to_json():
+        raise ValueError(f"init_from {cfg.init_from!r} has architecture {card.get('architecture')}, "
+                         f"but the config asks for {cfg.network.to_json()}: copy the model's network section")
+    state = load_weights(folder, card)
+    net.load_state_dict(state)
+    ema.load_state_dict(state)
+    log.info("initialised from %s", folder)
 
 
 def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: MRMapping, ct_map: CTMapping,
@@ -125,9 +150,13 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         l1_weight = float(cfg.network.extra.get("l1_weight", 10.0))
     start = 0
     ckpt = out / "checkpoint"
+    modules = {"net": net, "ema": ema.model} | ({"disc": disc} if gan else {})
+    optimizers = {"opt": opt} | ({"opt_d": opt_d} if gan else {})
     if resume and (ckpt / "checkpoint.json").exists():
-        start = load_checkpoint(ckpt, net, ema.model, opt)
+        start = load_checkpoint(ckpt, modules, optimizers)
         log.info("resumed from %s at step %d", ckpt, start)
+    elif cfg.init_from:
+        init_weights(cfg, net, ema.model)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     use_amp = cfg.amp and device.type == "cuda"
     writer = None
@@ -195,7 +224,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps({"step": step + 1, "val": metrics}) + "\n")
             if (step + 1) % cfg.checkpoint_every == 0 or last:
-                save_checkpoint(ckpt, net, ema.model, opt, step + 1, {"config": cfg.to_json()})
+                save_checkpoint(ckpt, modules, optimizers, step + 1, {"config": cfg.to_json()})
     bar.close()
     folder = out / "model"
     if rank == 0:
