@@ -1,3 +1,4 @@
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -7,10 +8,10 @@ import numpy as np
 import SimpleITK as sitk
 import slicer
 import vtk
-from slicer import vtkMRMLScalarVolumeNode
+from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
@@ -37,7 +38,8 @@ class MRtoCTTranslation(ScriptedLoadableModule):
         self.parent.contributors = ["SpineMRtoCT contributors"]
         self.parent.helpText = _(
             "Synthesize a CT from a spine MR with a 3D denoising diffusion model (DDIM sampling). "
-            "The synthetic CT is computed on the MR's own voxel grid."
+            "The synthetic CT is computed on the MR's own voxel grid, its vertebrae are segmented, and "
+            "metrics are computed when a reference CT is given."
         )
         self.parent.acknowledgementText = _(
             "Part of the SpineMRtoCT extension. Diffusion components build on MONAI."
@@ -54,22 +56,34 @@ class MRtoCTTranslationParameterNode:
     """Settings of the module, saved with the scene.
 
     inputVolume - the MR to translate.
-    referenceVolume - optional CT to compare with.
-    outputVolume - receives the synthetic CT.
-    modelName - model catalogue entry.
+    landmarks - optional MR landmarks (e.g. "L3-body") that seed and name the vertebra segmentation.
+    referenceVolume - optional CT (registered onto the MR) to compare with.
+    referenceLabels - optional vertebra label map of the reference, for Dice.
+    modelName - a model name (see `mrtoct models`), a model folder or a URL.
     steps, eta, seed, samples - DDIM sampling: steps, stochasticity, random seed, number of samples.
+    device - auto (CUDA if available, else CPU), cpu or cuda.
+    outputIso - also keep the synthetic CT on the model's isotropic grid.
     segment - also segment the vertebrae of the synthetic CT.
+    segmentationMethod - builtin, totalsegmentator or a MONAI bundle folder.
+    segmentationWeights - weights folder of an optional segmenter (for sites without internet).
+    foregroundOpacity - opacity of the synthetic CT over the MR in the slice views.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
+    landmarks: vtkMRMLMarkupsFiducialNode
     referenceVolume: vtkMRMLScalarVolumeNode
-    outputVolume: vtkMRMLScalarVolumeNode
+    referenceLabels: vtkMRMLLabelMapVolumeNode
     modelName: str = "ddim3d-default"
     steps: Annotated[int, WithinRange(1, 1000)] = 20
-    eta: float = 0.0
+    eta: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
     seed: int = 0
     samples: Annotated[int, WithinRange(1, 32)] = 1
+    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    outputIso: bool = False
     segment: bool = True
+    segmentationMethod: str = "builtin"
+    segmentationWeights: str = ""
+    foregroundOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
 
 
 #
@@ -78,7 +92,13 @@ class MRtoCTTranslationParameterNode:
 
 
 class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """Connects the .ui file to the parameter node; all work is done by the logic."""
+    """Connects the .ui file to the parameter node; all work is done by the logic.
+
+    Apply starts a background job (a worker thread: the GUI stays responsive) and turns into
+    Cancel; a timer shows progress, ETA and log lines, and adds the result nodes at the end.
+    """
+
+    POLL_MS = 200
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -86,8 +106,14 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._job = None
+        self._timer = None
+        self._logLines = []
+        self._logHandler = None
 
     def setup(self) -> None:
+        import qt
+
         ScriptedLoadableModuleWidget.setup(self)
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/MRtoCTTranslation.ui"))
         self.layout.addWidget(uiWidget)
@@ -95,17 +121,36 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
         self.logic = MRtoCTTranslationLogic()
+        self._timer = qt.QTimer()
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.connect("timeout()", self._poll)
+        self._logHandler = _ListLogHandler(self._logLines)
+        logging.getLogger("MRtoCTTranslationLib").addHandler(self._logHandler)
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
 
+        for entry in self.logic.availableModels():
+            self.ui.modelComboBox.addItem(entry["name"])
+        for method in ("builtin", "totalsegmentator"):
+            self.ui.segmentationMethodComboBox.addItem(method)
+        for device in ("auto", "cpu", "cuda"):
+            self.ui.deviceComboBox.addItem(device)
+        self.ui.modelComboBox.connect("currentTextChanged(QString)", self._showModelCard)
         self.ui.loadCaseButton.connect("clicked(bool)", self.onLoadCase)
+        self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        self.ui.foregroundOpacitySlider.connect("valueChanged(double)", self._setOpacity)
         self.ui.progressBar.hide()
 
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        if self._timer is not None:
+            self._timer.stop()
+        logging.getLogger("MRtoCTTranslationLib").removeHandler(self._logHandler)
         self.removeObservers()
 
     def enter(self) -> None:
@@ -115,6 +160,8 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
+        if self._job is not None:
+            self._job.cancel()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
@@ -125,7 +172,7 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.setParameterNode(self.logic.getParameterNode())
         if not self._parameterNode.inputVolume:
             first = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-            if first:
+            if first and not first.IsA("vtkMRMLLabelMapVolumeNode"):
                 self._parameterNode.inputVolume = first
 
     def setParameterNode(self, inputParameterNode) -> None:
@@ -137,26 +184,96 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
             self._checkCanApply()
+            self._showModelCard(self._parameterNode.modelName)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
+        if self._job is not None:  # running: the button is Cancel
+            return
         p = self._parameterNode
-        ready = bool(p and p.inputVolume and p.outputVolume)
+        ready = bool(p and p.inputVolume)
         self.ui.applyButton.enabled = ready
         self.ui.applyButton.toolTip = (
-            _("Synthesize a CT from the input MR") if ready else _("Select an input MR and an output volume")
+            _("Synthesize a CT from the input MR") if ready else _("Select an input MR volume")
         )
+
+    def _showModelCard(self, name: str) -> None:
+        self.ui.modelInfoLabel.text = self.logic.modelDescription(name)
+
+    def _setOpacity(self, value: float) -> None:
+        for i in range(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")):
+            slicer.mrmlScene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode").SetForegroundOpacity(value)
 
     def onLoadCase(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to load the case."), waitCursor=True):
-            nodes = self.logic.loadCase(self.ui.caseDirectoryPathLineEdit.currentPath)
-            p = self._parameterNode
-            p.inputVolume = nodes.get("mr_t2w") or nodes.get("mr_t1w") or p.inputVolume
-            p.referenceVolume = nodes.get("ct_mrworld") or nodes.get("ct") or p.referenceVolume
-            self.ui.statusLabel.text = _("Loaded: {names}").format(names=", ".join(nodes))
+            self._useCase(self.logic.loadCase(self.ui.caseDirectoryPathLineEdit.currentPath))
+
+    def onLoadSample(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to make the sample case."), waitCursor=True):
+            self._useCase(self.logic.loadSample())
+
+    def _useCase(self, nodes: dict) -> None:
+        p = self._parameterNode
+        p.inputVolume = nodes.get("mr_t2w") or nodes.get("mr_t1w") or p.inputVolume
+        p.referenceVolume = nodes.get("ct_mrworld") or p.referenceVolume
+        p.referenceLabels = nodes.get("ct_mrworld_seg") or p.referenceLabels
+        p.landmarks = nodes.get("mr_landmarks") or p.landmarks
+        self.ui.statusLabel.text = _("Loaded: {names}").format(names=", ".join(nodes))
 
     def onApplyButton(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self.ui.statusLabel.text = _("Cancelling...")
+            return
+        with slicer.util.tryWithErrorDisplay(_("Failed to start the translation."), waitCursor=True):
+            if not self.logic.ensureDependencies():
+                return
+            self._logLines.clear()
+            self.ui.logTextEdit.clear()
+            self._job = self.logic.processParameterNode(self._parameterNode, waitForCompletion=False)
+            self.ui.applyButton.text = _("Cancel")
+            self.ui.applyButton.toolTip = _("Stop the translation; nothing is added to the scene")
+            self.ui.progressBar.setValue(0)
+            self.ui.progressBar.show()
+            self._timer.start()
+
+    def _poll(self) -> None:
+        job = self._job
+        while self._logLines:
+            self.ui.logTextEdit.appendPlainText(self._logLines.pop(0))
+        if job is None:
+            self._timer.stop()
+            return
+        self.ui.progressBar.setValue(int(100 * job.fraction))
+        eta = job.eta_seconds()
+        self.ui.statusLabel.text = _("{stage}... {eta}").format(
+            stage=job.stage or _("starting"), eta=_("about {s:.0f} s left").format(s=eta) if eta is not None else "")
+        if not job.finished:
+            return
+        self._timer.stop()
+        self._job = None
+        self.ui.applyButton.text = _("Apply")
+        self.ui.progressBar.hide()
+        self._checkCanApply()
+        if job.state == "cancelled":
+            self.ui.statusLabel.text = _("Cancelled: nothing was added to the scene.")
+            return
         with slicer.util.tryWithErrorDisplay(_("Failed to synthesize the CT."), waitCursor=True):
-            self.logic.process(self._parameterNode)
+            nodes = job.commit()
+            m = nodes.result.metrics
+            self.ui.statusLabel.text = _("Done in {s:.0f} s.").format(s=sum(nodes.result.timings.values())) + (
+                " " + _("MAE {mae:.0f} HU inside the body.").format(mae=m["image"]["mae_body_hu"]) if m else "")
+
+
+class _ListLogHandler(logging.Handler):
+    """Collects log lines from any thread; the widget's timer moves them into the log pane."""
+
+    def __init__(self, lines: list) -> None:
+        super().__init__(logging.INFO)
+        self.lines = lines
+        self.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
 
 
 #
@@ -173,6 +290,59 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return MRtoCTTranslationParameterNode(super().getParameterNode())
 
+    @staticmethod
+    def availableModels() -> list:
+        """Model catalogue entries (built-in, per-user, downloadable) with their card summaries."""
+        from MRtoCTTranslationLib.models.registry import list_models
+
+        return list_models()
+
+    def modelDescription(self, name: str) -> str:
+        """One paragraph about a model for the panel: input, spacing, metrics, citation."""
+        for entry in self.availableModels():
+            if entry["name"] == name:
+                card = entry.get("card") or {}
+                metrics = (card.get("metrics") or {}).get("held_out") or {}
+                lines = [entry.get("description") or card.get("description", ""),
+                         _("Input: {m} ({c}), {s} mm").format(m=card.get("input_modality", "MR"),
+                                                             c=", ".join(card.get("input_contrasts", [])),
+                                                             s=card.get("spacing_mm", "?"))]
+                for contrast, values in metrics.items():
+                    if isinstance(values, dict) and "mae_body_hu" in values:
+                        lines.append(_("Held-out {c}: MAE {m:.0f} HU").format(c=contrast, m=values["mae_body_hu"]))
+                if card.get("citation"):
+                    lines.append(card["citation"])
+                return "\n".join(x for x in lines if x)
+        return _("Not in the catalogue: a model folder or URL")
+
+    @staticmethod
+    def ensureDependencies() -> bool:
+        """True when torch, MONAI and the rest import; else offer to install them (Slicer GUI only)."""
+        missing = []
+        for module in ("torch", "monai", "einops", "safetensors", "SimpleITK", "scipy", "yaml", "tqdm"):
+            try:
+                __import__(module)
+            except ImportError:
+                missing.append(module)
+        if not missing:
+            return True
+        if not slicer.util.confirmOkCancelDisplay(
+                _("This module needs: {m}. Install them now (this can take several minutes)?").format(
+                    m=", ".join(missing))):
+            return False
+        if "torch" in missing:  # through the PyTorch extension, which picks the right CUDA build
+            try:
+                import PyTorchUtils
+
+                PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=">=2.1")
+            except ImportError:
+                slicer.util.errorDisplay(_("Install the PyTorch extension from the Extensions Manager, restart "
+                                           "Slicer and try again."))
+                return False
+        requirements = Path(__file__).parent / "Resources" / "requirements.txt"
+        slicer.util.pip_install(["-r", str(requirements)])
+        return True
+
     def loadCase(self, subjectDir: str) -> dict:
         """Load the files of a subject folder that exist into new nodes, keyed by file stem (e.g. "ct_seg").
 
@@ -182,9 +352,52 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         """
         return load_case_nodes(slicer.mrmlScene, subjectDir)
 
-    def process(self, parameterNode) -> None:
-        """Synthesize a CT into ``parameterNode.outputVolume`` (not implemented yet)."""
-        raise NotImplementedError("CT synthesis is not available in this version of the module")
+    def loadSample(self, folder: str | None = None, seed: int = 7) -> dict:
+        """Make a phantom case (five lumbar levels, about 6 s) in ``folder`` (a new temporary one by default)
+        and load it."""
+        from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
+
+        out = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="SpineMRtoCT-sample-"))
+        case = generate_case(out, "sample", seed, PhantomOptions())["truth"].parent
+        return self.loadCase(str(case))
+
+    def process(self, inputVolume, model: str = "", steps: int = 20, eta: float = 0.0, seed: int = 0,
+                samples: int = 1, segment: bool = True, reference=None, referenceLabels=None, landmarks=None,
+                outputIso: bool = False, device: str = "auto", segmentationMethod: str = "builtin",
+                segmentationWeights: str = "", foregroundOpacity: float = 0.5, waitForCompletion: bool = True,
+                progress=None):
+        """Synthetic CT (and vertebra segmentation, uncertainty, metrics) of ``inputVolume`` in new nodes.
+
+        The input and the other given nodes are only read. With ``waitForCompletion`` (the
+        console default) returns the created nodes (``TranslationNodes``: sct, sct_iso,
+        uncertainty, segmentation, metrics_table, result); otherwise returns a started
+        ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread,
+        or ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
+        A cancel or an error leaves the scene as it was.
+        """
+        from MRtoCTTranslationLib.mrml.translation_job import TranslationJob
+        from MRtoCTTranslationLib.pipeline import PipelineOptions
+
+        options = PipelineOptions(model=model, steps=steps, eta=eta, seed=seed, samples=samples, device=device,
+                                  segment=segment, segmentation_method=segmentationMethod or "builtin",
+                                  weights_dir=segmentationWeights or None)
+        job = TranslationJob(slicer.mrmlScene, inputVolume, options, landmarks=landmarks, reference=reference,
+                             reference_labels=referenceLabels, output_iso=outputIso,
+                             foreground_opacity=foregroundOpacity, progress=progress)
+        if not waitForCompletion:
+            job.start()
+            return job
+        job.run()
+        return job.commit()
+
+    def processParameterNode(self, p, waitForCompletion: bool = True, progress=None):
+        """``process`` with the settings of a parameter node (what Apply does)."""
+        return self.process(p.inputVolume, model=p.modelName, steps=p.steps, eta=p.eta, seed=p.seed,
+                            samples=p.samples, segment=p.segment, reference=p.referenceVolume,
+                            referenceLabels=p.referenceLabels, landmarks=p.landmarks, outputIso=p.outputIso,
+                            device=p.device, segmentationMethod=p.segmentationMethod,
+                            segmentationWeights=p.segmentationWeights, foregroundOpacity=p.foregroundOpacity,
+                            waitForCompletion=waitForCompletion, progress=progress)
 
 
 #
@@ -201,6 +414,8 @@ class MRtoCTTranslationTest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_loadCase()
+        self.setUp()
+        self.test_processSample()
 
     def test_loadCase(self) -> None:
         self.delayDisplay("Writing a tiny subject folder")
@@ -229,6 +444,24 @@ class MRtoCTTranslationTest(ScriptedLoadableModuleTest):
 
             with self.assertRaises(FileNotFoundError):
                 MRtoCTTranslationLogic().loadCase(str(folder / "missing"))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.delayDisplay("Test passed")
+
+    def test_processSample(self) -> None:
+        self.delayDisplay("Making a phantom case and translating it (2 DDIM steps)")
+        folder = Path(tempfile.mkdtemp(prefix="MRtoCTTranslationTest-"))
+        try:
+            logic = MRtoCTTranslationLogic()
+            nodes = logic.loadSample(str(folder))
+            mr = nodes["mr_t2w"]
+            before = slicer.util.arrayFromVolume(mr).copy()
+            out = logic.process(mr, steps=2, reference=nodes["ct_mrworld"], referenceLabels=nodes["ct_mrworld_seg"],
+                                landmarks=nodes["mr_landmarks"])
+            np.testing.assert_array_equal(slicer.util.arrayFromVolume(mr), before)
+            self.assertEqual(out.sct.GetImageData().GetDimensions(), mr.GetImageData().GetDimensions())
+            self.assertGreater(out.segmentation.GetSegmentation().GetNumberOfSegments(), 0)
+            self.assertIsNotNone(out.metrics_table)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         self.delayDisplay("Test passed")

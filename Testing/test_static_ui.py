@@ -109,5 +109,8 @@ def test_gui_use_detector_sees_code_not_docstrings() -> None:
 
 
 def test_mrml_layer_uses_no_gui_and_no_global_scene() -> None:
-    for p in (REPO / "SpineLandmarkRegistration" / "SpineLandmarkRegistrationLib" / "mrml").glob("*.py"):
-        assert _gui_uses(p.read_text(encoding="utf-8")) == [], p.name
+    for name in MODULES:
+        files = list((REPO / name / f"{name}Lib" / "mrml").glob("*.py"))
+        assert files
+        for p in files:
+            assert _gui_uses(p.read_text(encoding="utf-8")) == [], p.name

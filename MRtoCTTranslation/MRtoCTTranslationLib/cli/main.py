@@ -10,22 +10,26 @@ from collections.abc import Sequence
 from . import (
     bench_cmd,
     demo_cmd,
+    evaluate_cmd,
     landmarks_cmd,
     models_cmd,
     phantom_cmd,
     register_cmd,
+    segment_cmd,
     train_cmd,
     translate_cmd,
 )
 from .errors import CLIError
 
-SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, models_cmd, demo_cmd, bench_cmd)
+SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, segment_cmd, evaluate_cmd,
+               models_cmd, demo_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mrtoct",
-        description="SpineMRtoCT: paired spine phantom, landmark registration and MR-to-CT translation.",
+        description="SpineMRtoCT: paired spine phantom, landmark registration, MR-to-CT translation, "
+                    "vertebra segmentation and evaluation.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,0 +1,115 @@
+"""One MR in, everything out: synthetic CT (mean and, with several samples, uncertainty),
+vertebra segmentation of the synthetic CT, and metrics against a reference CT when there is one.
+
+This is the computation behind the module's one click and ``Logic.process``: plain SimpleITK
+images in and out, no Slicer, so it runs in a worker thread while the GUI stays responsive. It
+checks the cancel flag between stages and at every DDIM step; a cancel raises ``Cancelled``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import SimpleITK as sitk
+
+from SpineLandmarkRegistrationLib.markups_io import LandmarkSet
+
+from .diffusion.ddim import Cancelled
+from .models.registry import default_model_name, resolve
+from .translator import load_model, translate_image
+
+log = logging.getLogger(__name__)
+
+StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
+STAGES = ("load", "translate", "segment", "evaluate")
+
+
+@dataclass
+class PipelineOptions:
+    """What the user chose in the panel or passed to ``Logic.process``."""
+
+    model: str = ""  # a name, folder or URL; empty: the default model
+    steps: int = 20
+    eta: float = 0.0
+    seed: int = 0
+    samples: int = 1
+    device: str = "auto"
+    segment: bool = True
+    segmentation_method: str = "builtin"  # builtin | totalsegmentator | a MONAI bundle folder
+    caudal_level: str = "L5"  # the lowest vertebra in view, for labelling without landmarks
+    weights_dir: str | None = None  # weights folder of an optional segmenter (locked-down sites)
+
+    def check(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.samples < 1:
+            raise ValueError(f"samples must be at least 1, got {self.samples}")
+        if self.eta < 0:
+            raise ValueError(f"eta must not be negative, got {self.eta}")
+
+
+@dataclass
+class PipelineResult:
+    sct: sitk.Image  # on the input's grid, HU
+    sct_iso: sitk.Image  # on the model's isotropic grid
+    std: sitk.Image | None  # uncertainty on the input's grid when samples > 1
+    labels: sitk.Image | None  # vertebra labels (VerSe IDs) on the input's grid
+    metrics: dict | None  # evaluation against the reference, when given
+    card: dict
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSet | None = None,
+                 reference: sitk.Image | None = None, reference_labels: sitk.Image | None = None,
+                 progress: StageProgress | None = None, cancelled: Callable[[], bool] | None = None
+                 ) -> PipelineResult:
+    """Translate, segment and evaluate; raise ``Cancelled`` as soon as ``cancelled()`` is true."""
+    from .evaluation import evaluate
+    from .segmentation import segment_vertebrae
+
+    options.check()
+    report = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+
+    def check_cancel(stage: str) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"cancelled before {stage}")
+
+    t = time.perf_counter()
+    check_cancel("load")
+    report("load", 0, 1)
+    model = load_model(resolve(options.model or default_model_name()), options.device)
+    report("load", 1, 1)
+    timings["load_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    check_cancel("translate")
+    res = translate_image(model, mr, steps=options.steps, eta=options.eta, seed=options.seed,
+                          samples=options.samples, progress=lambda d, n: report("translate", d, n),
+                          cancelled=cancelled)
+    timings["translate_s"] = time.perf_counter() - t
+
+    labels = None
+    if options.segment:
+        t = time.perf_counter()
+        check_cancel("segment")
+        report("segment", 0, 1)
+        labels = segment_vertebrae(res.sct, method=options.segmentation_method, landmarks=landmarks,
+                                   caudal_level=options.caudal_level, weights_dir=options.weights_dir)
+        report("segment", 1, 1)
+        timings["segment_s"] = time.perf_counter() - t
+
+    metrics = None
+    if reference is not None:
+        t = time.perf_counter()
+        check_cancel("evaluate")
+        report("evaluate", 0, 1)
+        metrics = evaluate(res.sct, reference, pred_seg=labels, ref_seg=reference_labels)
+        report("evaluate", 1, 1)
+        timings["evaluate_s"] = time.perf_counter() - t
+    check_cancel("finish")
+    log.info("pipeline done: %s", {k: round(v, 2) for k, v in timings.items()})
+    return PipelineResult(res.sct, res.sct_iso, res.std, labels, metrics, model.card, timings)
