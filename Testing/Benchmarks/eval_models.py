@@ -6,7 +6,10 @@ Run: ``python Testing/Benchmarks/eval_models.py --manifest data/test8/manifest.c
 For every test case the MR (T2w, T1w and, optionally, random contrasts re-synthesised from the
 tissue map, which no model saw in training) is translated, and the synthetic CT on the model grid
 is compared with the phantom's CT in the MR world (``ct_mrworld``): MAE in HU inside the body,
-PSNR with a fixed 2000 HU range, SSIM (3D), and MAE inside a dilated bone mask.
+PSNR with a fixed 2000 HU range, SSIM (3D), and MAE inside a dilated bone mask. With
+``--segment`` every synthetic CT (and, once per case, the phantom's own CT) is also segmented by
+the built-in segmenter seeded by the MR landmarks, and scored per vertebra against the phantom's
+labels: strict and shift-tolerant Dice.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
+from MRtoCTTranslationLib.evaluation.dice import segmentation_metrics
 from MRtoCTTranslationLib.metrics import image_metrics
+from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import resolve
+from MRtoCTTranslationLib.segmentation import segment_vertebrae
 from MRtoCTTranslationLib.training.contrast import random_contrast
 from MRtoCTTranslationLib.translator import load_model, translate_image
+from SpineLandmarkRegistrationLib.atomic_io import write_json
 from SpineLandmarkRegistrationLib.manifest import read_manifest
+from SpineLandmarkRegistrationLib.markups_io import read_markups_json
 
 
 def inputs_for(row: dict[str, str], n_random: int, rng: np.random.Generator) -> dict[str, sitk.Image]:
@@ -45,11 +53,26 @@ def main() -> None:
     ap.add_argument("--random-contrasts", type=int, default=1)
     ap.add_argument("--cases", type=int, default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--segment", action="store_true", help="also segment and report Dice")
+    ap.add_argument("--write-cards", action="store_true",
+                    help="store the results as metrics.held_out in each model's model.json")
     args = ap.parse_args()
     rows = read_manifest(args.manifest)[: args.cases]
     results: dict = {}
+
+    def dice_of(image: sitk.Image, row: dict) -> dict[str, float]:
+        ref_seg = sitk.GetArrayFromImage(sitk.ReadImage(row["ct_mrworld_seg"]))
+        seg = segment_vertebrae(image, "builtin", landmarks=read_markups_json(row["mr_landmarks"]))
+        d = segmentation_metrics(sitk.GetArrayFromImage(seg), ref_seg)
+        return {"dice_strict": d["mean_dice_strict"], "dice_shift_tolerant": d["mean_dice_shift_tolerant"]}
+
+    if args.segment:
+        per_ct = [dice_of(sitk.ReadImage(r["ct_mrworld"]), r) for r in rows]
+        results["phantom_ct_builtin_segmentation"] = {k: float(np.mean([d[k] for d in per_ct])) for k in per_ct[0]}
+        print("phantom CT, built-in segmentation:", results["phantom_ct_builtin_segmentation"], flush=True)
     for spec in args.models:
-        model = load_model(resolve(spec), "auto")
+        folder = resolve(spec)
+        model = load_model(folder, "auto")
         name = model.card["name"]
         per: dict[str, list[dict]] = {}
         t0 = time.perf_counter()
@@ -60,12 +83,26 @@ def main() -> None:
                 res = translate_image(model, mr, steps=args.steps, eta=0.0, seed=0)
                 pred = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
                 m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(ref).astype(np.float32))
+                if args.segment:
+                    m |= dice_of(pred, row)
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
         summary = {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
         results[name] = {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0, **summary}
+        if args.write_cards:
+            card = read_card(folder)
+            card.setdefault("metrics", {})["held_out"] = {
+                "cohort": f"phantom test cohort {args.manifest.split('/')[-2]}, first {len(rows)} cases",
+                "sampling": {"steps": args.steps, "eta": 0.0, "seed": 0},
+                "reference": "ct_mrworld (the phantom CT rendered in the MR world)",
+                **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
+                "random_note": "random = a contrast re-synthesised from the tissue map (a new one per case)",
+            }
+            write_json(folder / "model.json", card)
         for c, m in summary.items():
+            dice = (f"  Dice {m['dice_strict']:.3f} strict / {m['dice_shift_tolerant']:.3f} shift-tolerant"
+                    if "dice_strict" in m else "")
             print(f"{name:18s} {c:7s} MAE body {m['mae_body_hu']:6.1f} HU  PSNR {m['psnr_body_db']:5.2f} dB  "
-                  f"SSIM {m['ssim_body']:.3f}  MAE bone {m['mae_bone_hu']:6.1f} HU", flush=True)
+                  f"SSIM {m['ssim_body']:.3f}  MAE bone {m['mae_bone_hu']:6.1f} HU{dice}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
