@@ -298,21 +298,29 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         return list_models()
 
     def modelDescription(self, name: str) -> str:
-        """One paragraph about a model for the panel: input, spacing, metrics, citation."""
+        """A few lines about a model for the panel: what it is, input, spacing, held-out metrics, citation."""
+        from MRtoCTTranslationLib.models.folder import read_card
+
         for entry in self.availableModels():
-            if entry["name"] == name:
-                card = entry.get("card") or {}
-                metrics = (card.get("metrics") or {}).get("held_out") or {}
-                lines = [entry.get("description") or card.get("description", ""),
-                         _("Input: {m} ({c}), {s} mm").format(m=card.get("input_modality", "MR"),
-                                                             c=", ".join(card.get("input_contrasts", [])),
-                                                             s=card.get("spacing_mm", "?"))]
-                for contrast, values in metrics.items():
-                    if isinstance(values, dict) and "mae_body_hu" in values:
-                        lines.append(_("Held-out {c}: MAE {m:.0f} HU").format(c=contrast, m=values["mae_body_hu"]))
-                if card.get("citation"):
-                    lines.append(card["citation"])
-                return "\n".join(x for x in lines if x)
+            if entry["name"] != name:
+                continue
+            if not entry.get("available", True):
+                return _("{name}: not usable ({error})").format(name=name, error=entry.get("error", ""))
+            lines = [entry.get("description", "")]
+            if entry.get("input_modality"):
+                lines.append(_("Input: {m} ({c}), {s} mm").format(m=entry["input_modality"],
+                                                                 c=", ".join(entry.get("input_contrasts") or []),
+                                                                 s=entry.get("spacing_mm", "?")))
+            held_out = (entry.get("metrics") or {}).get("held_out") or {}
+            for contrast, values in held_out.items():
+                if isinstance(values, dict) and values.get("mae_body_hu") is not None:
+                    lines.append(_("Held-out {c}: MAE {m:.0f} HU, PSNR {p:.1f} dB, SSIM {s:.3f}").format(
+                        c=contrast, m=values["mae_body_hu"], p=values["psnr_body_db"], s=values["ssim_body"]))
+            if entry.get("folder"):
+                lines.append(read_card(entry["folder"]).get("citation", ""))
+            elif entry.get("url"):
+                lines.append(_("Downloaded on first use from {url} (SHA256 checked)").format(url=entry["url"]))
+            return "\n".join(x for x in lines if x)
         return _("Not in the catalogue: a model folder or URL")
 
     @staticmethod

@@ -167,3 +167,12 @@ def test_standin_wrapper_covers_each_field_type(slicer_standin: Any, mrml_scene:
     with pytest.raises(ValueError, match="not within range"):
         pnw.parameterNodeWrapper(type("Bad", (), {"__annotations__": {"n": Annotated[int, pnw.WithinRange(1, 9)]},
                                                    "__module__": __name__}))
+
+
+def test_translation_logic_describes_the_bundled_model(slicer_standin: Any) -> None:
+    logic = _import("MRtoCTTranslation").MRtoCTTranslationLogic()
+    names = [e["name"] for e in logic.availableModels()]
+    assert "ddim3d-default" in names
+    text = logic.modelDescription("ddim3d-default")
+    assert "Held-out t2w: MAE" in text and "Graf" in text and "2.0 mm" in text
+    assert "Not in the catalogue" in logic.modelDescription("no-such-model")
