@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
@@ -25,6 +26,9 @@ from .diffusion.sliding import sliding_apply
 from .intensity import CTMapping, MRMapping
 from .models.folder import ModelError, load_weights, read_card
 from .orientation import canonical, model_grid, pad_to_multiple, to_grid
+
+if TYPE_CHECKING:
+    from .latent.loaded import LatentModel
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -59,10 +63,18 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def load_model(folder: str | Path, device: str = "auto") -> LoadedModel:
-    """Read a model folder (card + safetensors, SHA256-checked) into an eval-mode network."""
+def load_model(folder: str | Path, device: str = "auto") -> LoadedModel | LatentModel:
+    """Read a model folder (card + safetensors, SHA256-checked) into an eval-mode network.
+
+    A card whose architecture kind is "latent" gives a ``latent.loaded.LatentModel`` (autoencoder,
+    switchable SPADE and latent UNet), which ``translate_image`` handles the same way.
+    """
     d = Path(folder)
     card = read_card(d)
+    if (card.get("architecture") or {}).get("kind") == "latent":
+        from .latent.loaded import load_latent_model
+
+        return load_latent_model(d, card, resolve_device(device))
     cfg = NetworkConfig.from_json(card["architecture"])
     net = build_network(cfg)
     state = load_weights(d, card)
@@ -134,7 +146,7 @@ def predict_values(model: LoadedModel, mr_values: np.ndarray, steps: int = 20, e
 
 @dataclass
 class TranslationResult:
-    sct: sitk.Image  # on the input's grid, HU (int16)
+    sct: sitk.Image  # on the input's grid, HU (int16); MR units 0..1000 for an MR target of a latent model
     sct_iso: sitk.Image  # on the model grid
     std: sitk.Image | None  # voxel-wise standard deviation (HU) on the input's grid, when samples > 1
     seconds: float
@@ -152,13 +164,30 @@ def check_input(image: sitk.Image) -> None:
         raise ValueError("the input has NaN or infinite voxels: fix them (e.g. set them to 0) before translating")
 
 
-def translate_image(model: LoadedModel, image: sitk.Image, steps: int = 20, eta: float = 0.0, seed: int = 0,
-                    samples: int = 1, window: tuple[int, int, int] = (128, 128, 32), overlap: float = 0.25,
-                    bf16: bool | None = None, progress: Progress | None = None,
-                    cancelled: Callable[[], bool] | None = None, max_voxels: int = 60_000_000) -> TranslationResult:
-    """Synthetic CT of an MR image, on the input's grid and on the model grid."""
+def resolve_target(model: LoadedModel | LatentModel, target: str | None) -> str:
+    """The display name of the output modality ``target`` asks for (None: the model's default, CT).
+
+    Latent models translate to any modality on their card (case-insensitive); the others to CT only.
+    ValueError names the available targets.
+    """
+    if model.kind == "latent":
+        return model.modalities[model.target_index(target)].name
+    if target is None or not str(target).strip() or str(target).strip().lower() == "ct":
+        return "CT"
+    raise ValueError(f"model {model.card.get('name', model.folder.name)!r} ({model.kind}) translates MR to CT only: "
+                     f"target {target!r} needs a latent model (kind latent, see mrtoct models)")
+
+
+def translate_image(model: LoadedModel | LatentModel, image: sitk.Image, steps: int = 20, eta: float = 0.0,
+                    seed: int = 0, samples: int = 1, window: tuple[int, int, int] = (128, 128, 32),
+                    overlap: float = 0.25, bf16: bool | None = None, progress: Progress | None = None,
+                    cancelled: Callable[[], bool] | None = None, max_voxels: int = 60_000_000,
+                    target: str | None = None) -> TranslationResult:
+    """Synthetic CT (or, with a latent model, any ``target`` modality) of an MR image, on the input's
+    grid and on the model grid. Latent models translate the whole volume at once (no windows)."""
     t0 = time.perf_counter()
     check_input(image)
+    resolve_target(model, target)
     if samples < 1:
         raise ValueError("samples must be at least 1")
     grid = model_grid(image, model.spacing)
@@ -169,7 +198,16 @@ def translate_image(model: LoadedModel, image: sitk.Image, steps: int = 20, eta:
     mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True))
     mr_values = model.mr_map.forward(mr)
     outs = []
+    background = -1024.0
     for k in range(samples):
+        if model.kind == "latent":
+            from .latent.sampling import latent_values
+
+            idx = model.target_index(target)
+            v = latent_values(model, mr_values, idx, steps, eta, seed + k, bf16, progress, cancelled, k, samples)
+            outs.append(model.modalities[idx].from_values(v))
+            background = model.modalities[idx].background
+            continue
         v = predict_values(model, mr_values, steps, eta, seed + k, window, overlap, bf16, progress, cancelled, k, samples)
         outs.append(model.ct_map.inverse(v))
     stack = np.stack(outs)
@@ -178,7 +216,7 @@ def translate_image(model: LoadedModel, image: sitk.Image, steps: int = 20, eta:
     ref = sitk.Image(image.GetSize(), sitk.sitkUInt8)
     ref.CopyInformation(image)
     # nearest-neighbour extrapolation: input voxel centres within half a model voxel of the edge
-    sct = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
+    sct = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
     std_img = None
     if samples > 1:
         std_iso = grid.apply_to(sitk.GetImageFromArray(stack.std(0).astype(np.float32)))

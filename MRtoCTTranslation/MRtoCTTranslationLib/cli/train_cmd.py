@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "torchrun --nproc_per_node 4 -m MRtoCTTranslationLib.cli.main train --config C.yaml")
     p.add_argument("--config", required=True, help="YAML training config (see Resources/Models/*/train.yaml)")
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir has a checkpoint")
-    p.add_argument("--steps", type=int, default=None, help="override the number of training steps")
+    p.add_argument("--steps", type=int, default=None,
+                   help="override the number of training steps (latent configs: of every stage that has steps)")
     p.set_defaults(run=run)
 
 
@@ -24,6 +25,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.config).is_file():
         raise CLIError(f"--config {args.config} does not exist")
+    from ..latent.config import is_latent_config
+
+    if is_latent_config(args.config):
+        return _run_latent(args)
     try:
         cfg = TrainConfig.from_yaml(args.config)
         if args.steps is not None:
@@ -31,6 +36,28 @@ def run(args: argparse.Namespace) -> int:
         if not Path(cfg.manifest).is_file():
             raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
         folder = train(cfg, resume=not args.no_resume)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    print(f"model written to {folder}")
+    return 0
+
+
+def _run_latent(args: argparse.Namespace) -> int:
+    """A ``kind: latent`` config: the three-stage latent trainer (one process)."""
+    from ..latent.config import LatentTrainConfig
+    from ..latent.trainer import train_latent
+
+    try:
+        cfg = LatentTrainConfig.from_yaml(args.config)
+        if args.steps is not None:
+            if args.steps < 0:
+                raise CLIError("--steps must be at least 0")
+            for stage in cfg.stages.values():
+                if stage.steps > 0:
+                    stage.steps = args.steps
+        if not Path(cfg.manifest).is_file():
+            raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
+        folder = train_latent(cfg, resume=not args.no_resume)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(f"model written to {folder}")

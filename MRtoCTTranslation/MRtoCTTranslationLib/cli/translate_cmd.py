@@ -12,7 +12,10 @@ from .inputs import read_image
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("translate", help="turn an MR volume into a synthetic CT")
     p.add_argument("--input", required=True, help="MR volume (NIfTI, NRRD, MHA, ...)")
-    p.add_argument("--output", required=True, help="synthetic CT on the input's grid (HU, int16)")
+    p.add_argument("--output", required=True, help="synthetic CT on the input's grid (HU, int16; "
+                   "MR targets: units 0..1000)")
+    p.add_argument("--target", default=None, help="output modality, case-insensitive: CT (default) or, with a "
+                   "latent model, any target on its card (e.g. T1w, T2w, PDw, STIR)")
     p.add_argument("--model", default=None, help="model name, folder or URL (default: the bundled 3D model)")
     p.add_argument("--sha256", default=None, help="expected SHA256 when --model is a URL")
     p.add_argument("--steps", type=int, default=20, help="DDIM steps (default 20)")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..models.folder import ModelError
     from ..models.registry import default_model_name, resolve
-    from ..translator import check_input, load_model, translate_image
+    from ..translator import check_input, load_model, resolve_target, translate_image
 
     _check(args)
     image = read_image(args.input, "--input")
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     if model.card.get("input_modality") != "MR":
         raise CLIError(f"model {folder.name} translates {model.card.get('input_modality')} images, not MR: "
                        "choose an MR-to-CT model (mrtoct models)")
+    try:
+        target = resolve_target(model, args.target)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
     with tqdm(total=args.samples * (1 if model.kind == "pix2pix" else args.steps), desc="translating", unit="step") as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -71,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             res = translate_image(model, image, args.steps, args.eta, args.seed, args.samples,
-                                  bf16=False if args.fp32 else None, progress=progress)
+                                  bf16=False if args.fp32 else None, progress=progress, target=args.target)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     write_image(res.sct, args.output)
@@ -79,5 +86,5 @@ def run(args: argparse.Namespace) -> int:
         write_image(res.sct_iso, args.output_iso)
     if args.uncertainty and res.std is not None:
         write_image(res.std, args.uncertainty)
-    print(f"synthetic CT written to {args.output} ({res.seconds:.1f} s, model {folder.name})")
+    print(f"synthetic {target} written to {args.output} ({res.seconds:.1f} s, model {folder.name})")
     return 0

@@ -331,12 +331,20 @@ def card_summary(card: dict) -> dict:
     if kind == "diffusion" or kind is None:
         prediction = (arch.get("prediction") if isinstance(arch, dict) else None) or \
             (card.get("diffusion") or {}).get("prediction")
+    elif kind == "latent":
+        prediction = (card.get("diffusion") or {}).get("prediction")
+    targets = card.get("targets")
+    if isinstance(targets, list):  # latent models: every output modality, by name
+        targets = [t.get("name") for t in targets if isinstance(t, dict)]
+    else:
+        targets = [card["output_modality"]] if card.get("output_modality") else []
     return {
         "kind": kind,
         "prediction": prediction,
         "input_modality": card.get("input_modality"),
         "input_contrasts": card.get("input_contrasts"),
         "output_modality": card.get("output_modality"),
+        "targets": targets,
         "spacing_mm": card.get("spacing_mm"),
         "metrics": _finite(card.get("metrics") or {}),
         "license": card.get("license"),
@@ -371,7 +379,7 @@ def list_models() -> list[dict]:
 
     Each entry has name, source (user/builtin/catalogue), folder (local) or url (catalogue), available,
     and for local models the card's kind, prediction, input_modality, input_contrasts, output_modality,
-    spacing_mm, metrics, license and description. A catalogue entry already in the cache also carries
+    targets (output modalities by name), spacing_mm, metrics, license and description. A catalogue entry already in the cache also carries
     its folder and card fields. A folder whose card is missing or broken has available False and error.
     """
     out: list[dict] = []

@@ -1,0 +1,187 @@
+"""Training configuration of a latent model (``kind: latent`` in the YAML), all three stages in one file.
+
+Stages run in order: ``autoencoder`` (the autoencoder and the SPADE generator together:
+reconstruction, KL, PatchGAN, latent translation and cycle consistency), ``spade`` (autoencoder
+frozen: latent translation and cycle consistency), ``diffusion`` (both frozen: the latent
+diffusion UNet). A stage with 0 steps is skipped. Paths are relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
+from .modalities import CT_KEY, Modality
+
+KIND = "latent"
+STAGES = ("autoencoder", "spade", "diffusion")
+
+
+@dataclass
+class StageConfig:
+    """Length and batches of one stage; patch sizes are canonical [S, P, L] voxels of the model grid."""
+
+    steps: int = 0
+    lr: float = 2e-4
+    batch_size: int = 1
+    patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])
+
+
+@dataclass
+class LossConfig:
+    """Weights of the autoencoder- and SPADE-stage losses (no perceptual loss: its backbones need
+    downloads) and the diffusion loss."""
+
+    kl_weight: float = 1e-6
+    adversarial_weight: float = 0.01
+    adversarial_start: int = 0  # autoencoder-stage step at which the PatchGAN joins
+    discriminator_channels: int = 16
+    discriminator_layers: int = 2
+    translate_weight: float = 1.0  # L1 between SPADE(enc(source), target) and enc(target)
+    cycle_weight: float = 1.0  # L1 between the re-encoded, switched-back translation and enc(source)
+    diffusion_loss: str = "l2"  # l2 (as latent diffusion) or l1
+
+
+def _default_stages() -> dict[str, StageConfig]:
+    return {"autoencoder": StageConfig(steps=1000), "spade": StageConfig(steps=500),
+            "diffusion": StageConfig(steps=2000)}
+
+
+@dataclass
+class LatentTrainConfig:
+    """What to train a latent model on and how."""
+
+    kind: str = KIND
+    manifest: str = "manifest.csv"
+    modalities: dict[str, str] = field(default_factory=lambda: {"ct": "ct_mrworld", "t1w": "mr_t1w",
+                                                                 "t2w": "mr_t2w"})  # key -> manifest column
+    sources: list[str] = field(default_factory=list)  # MR keys drawn as sources; default: every MR modality
+    spacing_mm: float = 2.0
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    spade: SpadeConfig = field(default_factory=SpadeConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    stages: dict[str, StageConfig] = field(default_factory=_default_stages)
+    losses: LossConfig = field(default_factory=LossConfig)
+    ema_decay: float = 0.995
+    checkpoint_every: int = 200
+    val_cases: int = 2
+    val_sampling_steps: int = 10
+    amp: bool = True  # bf16 autocast on GPU
+    seed: int = 0
+    init_from: str = ""  # a latent model (name or folder) whose weights start every network
+    out_dir: str = "runs/latent"
+    name: str = "latent"
+    description: str = ""
+    license: str = "Apache-2.0"
+
+    @property
+    def modality_list(self) -> list[Modality]:
+        return [Modality(k, c) for k, c in self.modalities.items()]
+
+    @property
+    def source_keys(self) -> list[str]:
+        return list(self.sources) or [k for k in self.modalities if k != CT_KEY]
+
+    def architecture(self, latent_scale: float = 1.0) -> LatentArchitecture:
+        return LatentArchitecture(list(self.modalities), self.autoencoder, self.spade, self.unet, latent_scale)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> LatentTrainConfig:
+        p = Path(path)
+        raw = read_yaml(p)
+        cfg = cls.from_dict(raw, str(p))
+        base = p.parent
+        cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
+        cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
+        if cfg.init_from and (base / cfg.init_from).exists():
+            cfg.init_from = str((base / cfg.init_from).resolve())
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "config") -> LatentTrainConfig:
+        raw = dict(raw)
+        _check_keys(cls, raw, where)
+        sub = {"autoencoder": AutoencoderConfig, "spade": SpadeConfig, "unet": UNetConfig, "losses": LossConfig}
+        for key, kls in sub.items():
+            if key in raw:
+                d = dict(raw[key] or {})
+                _check_keys(kls, d, f"{where}: {key}")
+                for name in ("channels", "widths", "attention_levels"):
+                    if name in d:
+                        d[name] = tuple(d[name])
+                if key == "unet" and "channels" in d and "attention_levels" not in d:
+                    d["attention_levels"] = (False,) * len(d["channels"])
+                raw[key] = kls(**d)
+        if "stages" in raw:
+            stages = dict(raw["stages"] or {})
+            unknown = sorted(set(stages) - set(STAGES))
+            if unknown:
+                raise ValueError(f"{where}: unknown stages {unknown}; stages: {list(STAGES)}")
+            parsed = {}
+            for s in STAGES:
+                d = dict(stages.get(s) or {})
+                _check_keys(StageConfig, d, f"{where}: stages.{s}")
+                parsed[s] = StageConfig(**d)
+            raw["stages"] = parsed
+        if "modalities" in raw:
+            raw["modalities"] = {str(k).lower(): str(v) for k, v in dict(raw["modalities"]).items()}
+        if "sources" in raw:
+            raw["sources"] = [str(s).lower() for s in raw["sources"] or []]
+        return cls(**raw)
+
+    def validate(self) -> None:
+        if self.kind != KIND:
+            raise ValueError(f"kind {self.kind!r}: a latent training config has kind: {KIND}")
+        self.architecture().validate()
+        bad = [s for s in self.source_keys if s not in self.modalities or s == CT_KEY]
+        if bad or not self.source_keys:
+            raise ValueError(f"sources {self.source_keys}: each must be an MR modality listed in modalities "
+                             f"{list(self.modalities)}")
+        m = self.architecture().multiple
+        for name, st in self.stages.items():
+            if st.steps < 0 or st.batch_size < 1 or not st.lr > 0:
+                raise ValueError(f"stages.{name}: steps must be >= 0, batch_size >= 1, lr > 0")
+            if len(st.patch_size) != 3 or any(s < 1 or s % m for s in st.patch_size):
+                raise ValueError(f"stages.{name}.patch_size {st.patch_size}: three sizes, each a multiple of {m} "
+                                 "(the autoencoder factor times the UNet divisor)")
+        if sum(st.steps for st in self.stages.values()) < 1:
+            raise ValueError("every stage has 0 steps: give at least one stage some steps")
+        if self.losses.diffusion_loss not in ("l1", "l2"):
+            raise ValueError(f"losses.diffusion_loss {self.losses.diffusion_loss!r}: use l1 or l2")
+        if not self.spacing_mm > 0:
+            raise ValueError("spacing_mm must be positive")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_keys(kls: type, d: dict, where: str) -> None:
+    known = {f.name for f in dataclasses.fields(kls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(known)}")
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a training config is a YAML mapping of keys to values")
+    return raw
+
+
+def is_latent_config(path: str | os.PathLike) -> bool:
+    """Whether a YAML config asks for the latent trainer (``kind: latent``); False if unreadable."""
+    try:
+        raw = read_yaml(Path(path))
+    except ValueError:
+        return False
+    return str(raw.get("kind", "")).lower() == KIND

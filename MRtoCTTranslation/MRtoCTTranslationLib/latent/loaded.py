@@ -1,0 +1,67 @@
+"""A latent model read from its folder (card + one safetensors file), ready for inference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..diffusion.schedule import CosineSchedule
+from ..intensity import MRMapping
+from ..models.folder import ModelError, load_weights
+from .architecture import LatentArchitecture
+from .modalities import Modality, find_target
+from .networks import LatentNetworks
+
+
+@dataclass
+class LatentModel:
+    """What ``translator.translate_image`` needs of a latent model (``kind`` is "latent")."""
+
+    folder: Path
+    card: dict
+    arch: LatentArchitecture
+    nets: LatentNetworks
+    modalities: list[Modality]  # in SPADE-head / class-index order
+    sources: list[str]
+    mr_map: MRMapping  # how an input MR becomes network values
+    schedule: CosineSchedule
+    spacing: float
+    device: torch.device
+    kind: str = "latent"
+
+    @property
+    def target_names(self) -> list[str]:
+        return [m.name for m in self.modalities]
+
+    def target_index(self, target: str | None) -> int:
+        """Index of a target name (case-insensitive; None: CT); ValueError naming the available ones."""
+        return find_target(self.modalities, target)
+
+
+def modalities_from_card(card: dict) -> list[Modality]:
+    """The card's targets in index order."""
+    return [Modality.from_card(e) for e in card.get("targets") or []]
+
+
+def load_latent_model(folder: str | Path, card: dict, device: torch.device) -> LatentModel:
+    """Build the three networks from the card, load their SHA256-checked weights, eval mode."""
+    d = Path(folder)
+    try:
+        arch = LatentArchitecture.from_json(card["architecture"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"{d}: the card's latent architecture is invalid ({exc})") from exc
+    mods = modalities_from_card(card)
+    if [m.key for m in mods] != list(arch.modalities):
+        raise ModelError(f"{d}: the card's targets {[m.key for m in mods]} differ from the architecture's "
+                         f"modalities {arch.modalities}: the card is inconsistent")
+    nets = LatentNetworks(arch)
+    try:
+        nets.load_state_dict(load_weights(d, card))
+    except RuntimeError as exc:
+        raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
+    nets.to(device).eval()
+    mr = {k: v for k, v in card["intensity"]["mr"].items() if k != "kind"}
+    return LatentModel(d, card, arch, nets, mods, list(card.get("input_contrasts") or []), MRMapping(**mr),
+                       CosineSchedule(arch.unet.train_timesteps), float(card["spacing_mm"]), device)

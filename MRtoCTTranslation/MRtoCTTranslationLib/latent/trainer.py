@@ -1,0 +1,207 @@
+"""The latent-model trainer: three stages from one config, in one process (CPU or one GPU).
+
+Each stage trains its networks on random (source, target) pairs of one subject (Kim & Park, WACV
+2024), keeps an EMA of their weights and, when it ends, freezes the EMA weights for the stages that
+follow (so the saved model is exactly what the later stages were trained against). Once the
+autoencoder is frozen, every training volume is encoded once and the SPADE and diffusion stages
+draw latent patches from that cache. Checkpoints
+(safetensors + JSON, ``training/checkpoint.py``) hold every network, the discriminator, the EMAs,
+every optimizer, the steps done per stage and the latent scale; a run resumes where it stopped.
+Logs go to ``log.jsonl`` and, when installed, TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..diffusion.schedule import CosineSchedule
+from ..models.folder import save_model
+from ..training.checkpoint import load_checkpoint, save_checkpoint
+from ..training.ema import EMA
+from .architecture import LatentArchitecture
+from .cache import LatentSubject, cached_scale, draw_latent_batch, encode_subjects
+from .card import latent_card
+from .config import KIND, STAGES, LatentTrainConfig
+from .data import draw_batch, load_subjects
+from .networks import PARTS, LatentNetworks
+from .stages import autoencoder_step, diffusion_step, image_discriminator, spade_step
+from .validate import validate_stage
+
+log = logging.getLogger(__name__)
+
+TRAINS = {"autoencoder": ("autoencoder", "spade"), "spade": ("spade",), "diffusion": ("unet",)}
+
+
+def _freeze(nets: LatentNetworks, trainable: tuple[str, ...]) -> None:
+    for part in PARTS:
+        module = getattr(nets, part)
+        module.requires_grad_(part in trainable)
+        module.train(part in trainable)
+
+
+def _init_from(cfg: LatentTrainConfig, nets: LatentNetworks, emas: dict[str, EMA]) -> float | None:
+    """Start every network from a trained latent model (same architecture); its latent scale is kept
+    only when this run does not retrain the autoencoder or the SPADE generator."""
+    from ..models.folder import load_weights, read_card
+    from ..models.registry import resolve
+
+    folder = resolve(cfg.init_from)
+    card = read_card(folder)
+    arch = card.get("architecture") or {}
+    if arch.get("kind") != KIND:
+        raise ValueError(f"init_from {cfg.init_from!r} is a {arch.get('kind')!r} model, not a latent one")
+    theirs = LatentArchitecture.from_json(arch)
+    mine = cfg.architecture(theirs.latent_scale)
+    if theirs.to_json() != mine.to_json():
+        raise ValueError(f"init_from {cfg.init_from!r} has architecture {arch}, but the config asks for "
+                         f"{mine.to_json()}: copy the model's modalities and network sections")
+    nets.load_state_dict(load_weights(folder, card))
+    for part, ema in emas.items():
+        ema.model.load_state_dict(getattr(nets, part).state_dict())
+    log.info("initialised from %s", folder)
+    retrains = cfg.stages["autoencoder"].steps > 0 or cfg.stages["spade"].steps > 0
+    return None if retrains else theirs.latent_scale
+
+
+def _writer(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(str(out / "logs"))
+    except ImportError:
+        log.warning("tensorboard is not installed: logging to %s only", out / "log.jsonl")
+        return None
+
+
+def _read_meta(ckpt: Path) -> dict:
+    meta = json.loads((ckpt / "checkpoint.json").read_text())
+    if meta.get("kind") != KIND:
+        raise ValueError(f"{ckpt} holds a checkpoint of another kind of model: choose another out_dir, "
+                         "or start over with --no-resume")
+    return meta
+
+
+def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = True) -> Path:
+    """Run the configured stages (resuming from ``out_dir/checkpoint``); write ``out_dir/model``."""
+    from tqdm import tqdm
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("the latent trainer runs in one process: start it without torchrun")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mods = cfg.modality_list
+    train_subjects = load_subjects(cfg.manifest, "train", mods, cfg.spacing_mm)
+    if not train_subjects:
+        raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
+    val_subjects = load_subjects(cfg.manifest, "val", mods, cfg.spacing_mm)[: cfg.val_cases] if cfg.val_cases else []
+
+    nets = LatentNetworks(cfg.architecture()).to(device)
+    disc = image_discriminator(cfg.losses, cfg.stages["autoencoder"].patch_size).to(device)
+    emas = {part: EMA(getattr(nets, part), cfg.ema_decay) for part in PARTS}
+    st = cfg.stages
+    opts: dict[str, torch.optim.Optimizer] = {
+        "autoencoder": torch.optim.Adam([*nets.autoencoder.parameters(), *nets.spade.parameters()],
+                                        lr=st["autoencoder"].lr, betas=(0.5, 0.9)),
+        "discriminator": torch.optim.Adam(disc.parameters(), lr=st["autoencoder"].lr, betas=(0.5, 0.9)),
+        "spade": torch.optim.Adam(nets.spade.parameters(), lr=st["spade"].lr, betas=(0.5, 0.9)),
+        "diffusion": torch.optim.AdamW(nets.unet.parameters(), lr=st["diffusion"].lr),
+    }
+    modules = {part: getattr(nets, part) for part in PARTS} | {"discriminator": disc} | \
+        {f"ema_{part}": ema.model for part, ema in emas.items()}
+    ckpt = out / "checkpoint"
+    done = dict.fromkeys(STAGES, 0)
+    scale: float | None = None
+    metrics: dict = {}
+    if resume and (ckpt / "checkpoint.json").exists():
+        meta = _read_meta(ckpt)
+        load_checkpoint(ckpt, modules, opts)
+        done.update(meta.get("stage_steps") or {})
+        scale, metrics = meta.get("latent_scale"), meta.get("metrics") or {}
+        log.info("resumed from %s at %s", ckpt, done)
+    elif cfg.init_from:
+        scale = _init_from(cfg, nets, emas)
+    rng = np.random.default_rng([cfg.seed, sum(done.values())])  # a resumed run draws new batches and noise
+    torch.manual_seed(cfg.seed + sum(done.values()))
+    schedule = CosineSchedule(cfg.unet.train_timesteps)
+    use_amp = cfg.amp and device.type == "cuda"
+    writer = _writer(out)
+    t0 = time.perf_counter()
+
+    def checkpoint() -> None:
+        save_checkpoint(ckpt, modules, opts, sum(done.values()),
+                        {"kind": KIND, "stage_steps": done, "latent_scale": scale, "metrics": metrics,
+                         "config": cfg.to_json()})
+
+    cache: list[LatentSubject] | None = None
+    max_patch = [max(st[s].patch_size[i] for s in ("spade", "diffusion")) for i in range(3)]
+    for k, stage in enumerate(STAGES):
+        sc = st[stage]
+        if any(done[s] > 0 for s in STAGES[k + 1:]):
+            if sc.steps > done[stage]:
+                log.warning("stage %s ended at %d steps before a later stage began: not resumed", stage, done[stage])
+            continue
+        if done[stage] >= sc.steps:
+            continue
+        trainable = TRAINS[stage]
+        _freeze(nets, trainable)
+        if stage != "autoencoder" and cache is None:  # the autoencoder is frozen from here on
+            t_enc = time.perf_counter()
+            cache = encode_subjects(nets, train_subjects, max_patch, device)
+            log.info("encoded %d subjects in %.1f s", len(cache), time.perf_counter() - t_enc)
+        if stage == "diffusion":
+            if scale is None:
+                scale = cached_scale(cache)
+                log.info("latent scale %.4f", scale)
+            nets.arch.latent_scale = scale
+        latent_patch = [p // nets.arch.autoencoder.factor for p in sc.patch_size]
+        bar = tqdm(total=sc.steps, initial=done[stage], desc=f"{cfg.name} {stage}", disable=not progress)
+        for step in range(done[stage], sc.steps):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                if stage == "autoencoder":
+                    batch = draw_batch(train_subjects, mods, cfg.source_keys, sc.batch_size, sc.patch_size, rng,
+                                       device)
+                    losses = autoencoder_step(nets, disc, batch, cfg.losses, step, opts["autoencoder"],
+                                              opts["discriminator"])
+                else:
+                    lb = draw_latent_batch(cache, mods, cfg.source_keys, sc.batch_size, latent_patch, rng, device)
+                    losses = spade_step(nets, lb, cfg.losses, opts["spade"]) if stage == "spade" else \
+                        diffusion_step(nets, lb, cfg.losses, schedule, float(scale), opts["diffusion"])
+            for part in trainable:
+                emas[part].update(getattr(nets, part))
+            done[stage] = step + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses['loss']:.4f}")
+            if writer:
+                for key, v in losses.items():
+                    writer.add_scalar(f"{stage}/{key}", v, step)
+            with open(out / "log.jsonl", "a") as f:
+                f.write(json.dumps({"stage": stage, "step": step, **losses,
+                                    "s": round(time.perf_counter() - t0, 1)}) + "\n")
+            last = step + 1 == sc.steps
+            if last:  # freeze the averaged weights for the stages that follow
+                for part in trainable:
+                    getattr(nets, part).load_state_dict(emas[part].model.state_dict())
+                _freeze(nets, ())
+                metrics[stage] = validate_stage(stage, nets, cfg, val_subjects, schedule, device)
+                log.info("%s stage done; validation %s", stage, metrics[stage])
+                with open(out / "log.jsonl", "a") as f:
+                    f.write(json.dumps({"stage": stage, "step": step + 1, "val": metrics[stage]}) + "\n")
+            if last or (step + 1) % cfg.checkpoint_every == 0:
+                checkpoint()
+        bar.close()
+    if st["diffusion"].steps == 0 and scale is None:
+        log.warning("no diffusion stage was trained: the model folder cannot translate yet")
+    if writer:
+        writer.close()
+    _freeze(nets, ())
+    card = latent_card(cfg, cfg.architecture(float(scale or 1.0)), len(train_subjects), {"validation": metrics})
+    return save_model(out / "model", nets.state_dict(), card)
