@@ -62,6 +62,7 @@ class MRtoCTTranslationParameterNode:
     modelName - a model name (see `mrtoct models`), a model folder or a URL.
     steps, eta, seed, samples - DDIM sampling: steps, stochasticity, random seed, number of samples.
     device - auto (CUDA if available, else CPU), cpu or cuda.
+    target - output modality: CT, or another one the model offers (latent models: T1w, T2w, ...).
     outputIso - also keep the synthetic CT on the model's isotropic grid.
     segment - also segment the vertebrae of the synthetic CT.
     segmentationMethod - builtin, totalsegmentator or a MONAI bundle folder.
@@ -79,6 +80,7 @@ class MRtoCTTranslationParameterNode:
     seed: int = 0
     samples: Annotated[int, WithinRange(1, 32)] = 1
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    target: str = "CT"
     outputIso: bool = False
     segment: bool = True
     segmentationMethod: str = "builtin"
@@ -198,6 +200,14 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
 
     def _showModelCard(self, name: str) -> None:
         self.ui.modelInfoLabel.text = self.logic.modelDescription(name)
+        targets = self.logic.modelTargets(name)
+        current = self._parameterNode.target if self._parameterNode else "CT"
+        self.ui.targetComboBox.clear()
+        for t in targets:
+            self.ui.targetComboBox.addItem(t)
+        self.ui.targetComboBox.enabled = len(targets) > 1  # a selector only when the model has several
+        if self._parameterNode:
+            self._parameterNode.target = current if current in targets else (targets[0] if targets else "CT")
 
     def _setOpacity(self, value: float) -> None:
         for i in range(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")):
@@ -323,6 +333,13 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
             return "\n".join(x for x in lines if x)
         return _("Not in the catalogue: a model folder or URL")
 
+    def modelTargets(self, name: str) -> list:
+        """The output modalities a model offers (["CT"] for the diffusion and Pix2Pix models)."""
+        for entry in self.availableModels():
+            if entry["name"] == name and entry.get("targets"):
+                return list(entry["targets"])
+        return ["CT"]
+
     @staticmethod
     def ensureDependencies() -> bool:
         """True when torch, MONAI and the rest import; else offer to install them (Slicer GUI only)."""
@@ -370,7 +387,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         return self.loadCase(str(case))
 
     def process(self, inputVolume, model: str = "", steps: int = 20, eta: float = 0.0, seed: int = 0,
-                samples: int = 1, segment: bool = True, reference=None, referenceLabels=None, landmarks=None,
+                samples: int = 1, segment: bool = True, target: str = "CT", reference=None, referenceLabels=None, landmarks=None,
                 outputIso: bool = False, device: str = "auto", segmentationMethod: str = "builtin",
                 segmentationWeights: str = "", foregroundOpacity: float = 0.5, waitForCompletion: bool = True,
                 progress=None):
@@ -381,12 +398,14 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         uncertainty, segmentation, metrics_table, result); otherwise returns a started
         ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread,
         or ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
-        A cancel or an error leaves the scene as it was.
+        ``target`` picks the output modality of a model with several (latent models); segmentation
+        and HU metrics are computed for CT only. A cancel or an error leaves the scene as it was.
         """
         from MRtoCTTranslationLib.mrml.translation_job import TranslationJob
         from MRtoCTTranslationLib.pipeline import PipelineOptions
 
         options = PipelineOptions(model=model, steps=steps, eta=eta, seed=seed, samples=samples, device=device,
+                                  target=target or "CT",
                                   segment=segment, segmentation_method=segmentationMethod or "builtin",
                                   weights_dir=segmentationWeights or None)
         job = TranslationJob(slicer.mrmlScene, inputVolume, options, landmarks=landmarks, reference=reference,
@@ -401,7 +420,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
     def processParameterNode(self, p, waitForCompletion: bool = True, progress=None):
         """``process`` with the settings of a parameter node (what Apply does)."""
         return self.process(p.inputVolume, model=p.modelName, steps=p.steps, eta=p.eta, seed=p.seed,
-                            samples=p.samples, segment=p.segment, reference=p.referenceVolume,
+                            samples=p.samples, segment=p.segment, target=p.target, reference=p.referenceVolume,
                             referenceLabels=p.referenceLabels, landmarks=p.landmarks, outputIso=p.outputIso,
                             device=p.device, segmentationMethod=p.segmentationMethod,
                             segmentationWeights=p.segmentationWeights, foregroundOpacity=p.foregroundOpacity,

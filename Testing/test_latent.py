@@ -391,3 +391,25 @@ def test_latent_trainer_resumes_from_its_checkpoint(cohort, tmp_path):
     assert all(torch.equal(second[k], tuned[k]) for k in second if not k.startswith("unet."))
     card = json.loads((tmp_path / "tuned" / "model" / "model.json").read_text())
     assert card["architecture"]["latent_scale"] == pytest.approx(meta["latent_scale"])
+
+
+def test_logic_translates_to_an_mr_target_in_mrml(cohort, tmp_path, slicer_standin, mrml_scene):
+    """The module's Logic with a latent model: target T1w gives an MR-like node (no segmentation or
+    HU metrics), and an unknown target fails naming the available ones, adding nothing."""
+    import importlib
+
+    import slicer.util
+
+    assert main(["train", "--config", str(_config(tmp_path, cohort))]) == 0
+    folder = str(tmp_path / "run" / "model")
+    logic = importlib.import_module("MRtoCTTranslation").MRtoCTTranslationLogic()
+    nodes = logic.loadCase(str(Path(_mr(cohort)).parent))
+    mr = nodes["mr_t2w"]
+    n_before = mrml_scene.GetNumberOfNodes()
+    with pytest.raises(ValueError, match="CT, T1w, T2w, PDw, STIR"):
+        logic.process(mr, model=folder, steps=2, target="FLAIR")
+    assert mrml_scene.GetNumberOfNodes() == n_before
+    out = logic.process(mr, model=folder, steps=2, target="T1w", reference=nodes["ct_mrworld"])
+    assert out.sct.GetName().endswith("_sT1w") and out.segmentation is None and out.metrics_table is None
+    assert out.sct.GetImageData().GetDimensions() == mr.GetImageData().GetDimensions()
+    assert slicer.util.arrayFromVolume(out.sct).min() >= 0  # MR units, not HU

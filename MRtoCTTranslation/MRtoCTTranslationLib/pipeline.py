@@ -19,7 +19,7 @@ from SpineLandmarkRegistrationLib.markups_io import LandmarkSet
 
 from .diffusion.ddim import Cancelled
 from .models.registry import default_model_name, resolve
-from .translator import load_model, translate_image
+from .translator import load_model, resolve_target, translate_image
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class PipelineOptions:
     seed: int = 0
     samples: int = 1
     device: str = "auto"
+    target: str = "CT"  # the output modality; latent models offer several (see the card's targets)
     segment: bool = True
     segmentation_method: str = "builtin"  # builtin | totalsegmentator | a MONAI bundle folder
     caudal_level: str = "L5"  # the lowest vertebra in view, for labelling without landmarks
@@ -59,6 +60,7 @@ class PipelineResult:
     labels: sitk.Image | None  # vertebra labels (VerSe IDs) on the input's grid
     metrics: dict | None  # evaluation against the reference, when given
     card: dict
+    target: str = "CT"
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -87,13 +89,15 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
 
     t = time.perf_counter()
     check_cancel("translate")
+    target = resolve_target(model, options.target)  # an unknown target fails before any work
     res = translate_image(model, mr, steps=options.steps, eta=options.eta, seed=options.seed,
                           samples=options.samples, progress=lambda d, n: report("translate", d, n),
-                          cancelled=cancelled)
+                          cancelled=cancelled, target=target)
     timings["translate_s"] = time.perf_counter() - t
+    is_ct = target.upper() == "CT"  # bone segmentation and HU metrics only make sense for a CT
 
     labels = None
-    if options.segment:
+    if options.segment and is_ct:
         t = time.perf_counter()
         check_cancel("segment")
         report("segment", 0, 1)
@@ -103,7 +107,7 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
         timings["segment_s"] = time.perf_counter() - t
 
     metrics = None
-    if reference is not None:
+    if reference is not None and is_ct:
         t = time.perf_counter()
         check_cancel("evaluate")
         report("evaluate", 0, 1)
@@ -112,4 +116,4 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
         timings["evaluate_s"] = time.perf_counter() - t
     check_cancel("finish")
     log.info("pipeline done: %s", {k: round(v, 2) for k, v in timings.items()})
-    return PipelineResult(res.sct, res.sct_iso, res.std, labels, metrics, model.card, timings)
+    return PipelineResult(res.sct, res.sct_iso, res.std, labels, metrics, model.card, target, timings)

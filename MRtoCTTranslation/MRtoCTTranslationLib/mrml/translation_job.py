@@ -145,20 +145,23 @@ class TranslationJob:
             return scene.GenerateUniqueName(f"{base}_{suffix}")
 
         try:
-            sct = add_ct_volume(scene, res.sct, unique("sCT"))
+            is_ct = res.target.upper() == "CT"
+            kind = "sCT" if is_ct else f"s{res.target}"
+            add = add_ct_volume if is_ct else add_volume_node_from_image
+            sct = add(scene, res.sct, unique(kind))
             created.append(sct)
-            iso = add_ct_volume(scene, res.sct_iso, unique("sCT_iso")) if self.output_iso else None
+            iso = add(scene, res.sct_iso, unique(f"{kind}_iso")) if self.output_iso else None
             created += [iso] if iso else []
-            std = add_volume_node_from_image(scene, res.std, unique("sCT_uncertainty")) if res.std is not None else None
+            std = add_volume_node_from_image(scene, res.std, unique(f"{kind}_uncertainty")) if res.std is not None else None
             created += [std] if std else []
             seg = None
             if res.labels is not None:
                 from ..segmentation import segment_table
 
-                seg = add_segmentation_from_labels(scene, res.labels, segment_table(), unique("sCT_vertebrae"))
+                seg = add_segmentation_from_labels(scene, res.labels, segment_table(), unique(f"{kind}_vertebrae"))
                 seg.SetReferenceImageGeometryParameterFromVolumeNode(sct)
                 created.append(seg)
-            table = add_table(scene, res.metrics["rows"], unique("sCT_metrics")) if res.metrics else None
+            table = add_table(scene, res.metrics["rows"], unique(f"{kind}_metrics")) if res.metrics else None
             created += [table] if table else []
             place_in_study_of(scene, self.input_volume, created)
             show_in_slice_views(scene, self.input_volume, sct, self.opacity)
