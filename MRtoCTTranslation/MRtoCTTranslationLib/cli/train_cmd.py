@@ -33,11 +33,16 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_yaml(args.config)
         if args.steps is not None:
             cfg.steps = args.steps
-        if not Path(cfg.manifest).is_file():
-            raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
-        folder = train(cfg, resume=not args.no_resume)
+        return _train_and_report(train, cfg, args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
+
+
+def _train_and_report(train_fn, cfg, args: argparse.Namespace) -> int:
+    """Check the config's manifest, train, and say where the model is (both kinds of config)."""
+    if not Path(cfg.manifest).is_file():
+        raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
+    folder = train_fn(cfg, resume=not args.no_resume)
     print(f"model written to {folder}")
     return 0
 
@@ -55,10 +60,6 @@ def _run_latent(args: argparse.Namespace) -> int:
             for stage in cfg.stages.values():
                 if stage.steps > 0:
                     stage.steps = args.steps
-        if not Path(cfg.manifest).is_file():
-            raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
-        folder = train_latent(cfg, resume=not args.no_resume)
+        return _train_and_report(train_latent, cfg, args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
-    print(f"model written to {folder}")
-    return 0

@@ -7,22 +7,13 @@ import os
 from pathlib import Path
 
 from ..intensity import CTMapping, MRMapping
+from ..training.trainer import portable_config
 from .architecture import LatentArchitecture
 from .config import LatentTrainConfig
 from .modalities import CT_KEY, display_name
 
 CITATION = ("Kim J, Park H. Adaptive latent diffusion model for 3D medical image to image translation: "
             "multi-modal magnetic resonance imaging study. WACV 2024, pp. 7604-7613.")
-
-
-def portable(cfg: LatentTrainConfig) -> dict:
-    """The config with paths reduced to their last two parts (no machine paths in a card)."""
-    d = cfg.to_json()
-    for key in ("manifest", "out_dir"):
-        d[key] = "/".join(Path(d[key]).parts[-2:])
-    if d.get("init_from"):
-        d["init_from"] = Path(d["init_from"]).name
-    return d
 
 
 def latent_card(cfg: LatentTrainConfig, arch: LatentArchitecture, n_train: int, metrics: dict) -> dict:
@@ -46,7 +37,7 @@ def latent_card(cfg: LatentTrainConfig, arch: LatentArchitecture, n_train: int, 
         "spacing_mm": cfg.spacing_mm,
         "orientation": "LPS (canonical axis order; inputs are reoriented)",
         "intensity": {"mr": MRMapping().to_json(), "ct": CTMapping().to_json()},
-        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable(cfg),
+        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable_config(cfg),
                      "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
         "metrics": metrics,
         "inference_defaults": {"steps": 20, "eta": 0.0, "target": display_name(default)},

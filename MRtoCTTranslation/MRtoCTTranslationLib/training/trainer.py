@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
 from .ema import EMA
+
+if TYPE_CHECKING:
+    from ..latent.config import LatentTrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ def load_pairs(cfg: TrainConfig, split: str) -> list[Pair]:
     return [load_pair(r, cols, cfg.target_column, cfg.spacing_mm, cfg.contrast != "fixed") for r in rows]
 
 
-def portable_config(cfg: TrainConfig) -> dict:
+def portable_config(cfg: TrainConfig | LatentTrainConfig) -> dict:
     """The config for a model card: paths reduced to their last two parts (no machine paths)."""
     d = cfg.to_json()
     for key in ("manifest", "out_dir"):
