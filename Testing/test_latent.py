@@ -226,7 +226,6 @@ def test_rectified_flow_euler_is_exact_on_straight_paths_and_deterministic():
 
 def test_each_stage_step_runs_and_leaves_frozen_networks_alone():
     """Each stage's step function runs on a tiny batch and updates only its own networks."""
-    from MRtoCTTranslationLib.latent.cache import LatentBatch
     from MRtoCTTranslationLib.latent.config import LossConfig
     from MRtoCTTranslationLib.latent.data import PairBatch
     from MRtoCTTranslationLib.latent.stages import (
@@ -250,7 +249,7 @@ def test_each_stage_step_runs_and_leaves_frozen_networks_alone():
                                torch.optim.Adam(disc.parameters()))
         assert {"recon_l1", "kl", "translate_l1", "cycle_l1", "adv_d"} <= set(out)
         ae_before = {k: v.clone() for k, v in nets.autoencoder.state_dict().items()}
-        latents = LatentBatch(torch.randn(2, 4, 4, 4, 2), torch.randn(2, 4, 4, 4, 2), batch.source_index,
+        latents = PairBatch(torch.randn(2, 4, 4, 4, 2), torch.randn(2, 4, 4, 4, 2), batch.source_index,
                               batch.target_index)
         _freeze(nets, ("spade",))
         assert np.isfinite(spade_step(nets, latents, losses, torch.optim.Adam(nets.spade.parameters()))["loss"])

@@ -16,7 +16,7 @@ import torch
 
 from ..orientation import pad_to_multiple
 from ..training.data import random_patch
-from .data import Subject
+from .data import PairBatch, Subject
 from .modalities import Modality
 from .networks import LatentNetworks
 
@@ -61,18 +61,8 @@ def cached_scale(cache: list[LatentSubject]) -> float:
     return 1.0 / max(float(values.std()), 1e-6)
 
 
-@dataclass
-class LatentBatch:
-    """Source and target latent patches (B, C, *L) (unscaled) and modality indices (B,)."""
-
-    source: torch.Tensor
-    target: torch.Tensor
-    source_index: torch.Tensor
-    target_index: torch.Tensor
-
-
 def draw_latent_batch(cache: list[LatentSubject], modalities: list[Modality], sources: list[str], batch_size: int,
-                      latent_patch: list[int], rng: np.random.Generator, device: torch.device) -> LatentBatch:
+                      latent_patch: list[int], rng: np.random.Generator, device: torch.device) -> PairBatch:
     """Random (source, target) pairs of one subject, the same latent window of both."""
     keys = [m.key for m in modalities]
     src, tgt, si, ti = [], [], [], []
@@ -93,4 +83,4 @@ def draw_latent_batch(cache: list[LatentSubject], modalities: list[Modality], so
     def stack(xs: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(np.stack(xs), dtype=np.float32)).to(device)
 
-    return LatentBatch(stack(src), stack(tgt), torch.tensor(si, device=device), torch.tensor(ti, device=device))
+    return PairBatch(stack(src), stack(tgt), torch.tensor(si, device=device), torch.tensor(ti, device=device))

@@ -56,7 +56,7 @@ def load_subjects(manifest: str, split: str, modalities: list[Modality], spacing
 
 @dataclass
 class PairBatch:
-    """Source and target patches (B, 1, *P) and their modality indices (B,)."""
+    """Source and target patches (B, C, *P): images (C=1) or latents (unscaled), and modality indices (B,)."""
 
     source: torch.Tensor
     target: torch.Tensor

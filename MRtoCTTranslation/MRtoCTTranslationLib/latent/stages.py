@@ -23,7 +23,6 @@ from torch.nn import functional as F
 from ..diffusion.pix2pix import lsgan_loss
 from ..diffusion.schedule import CosineSchedule
 from .autoencoder import kl_loss
-from .cache import LatentBatch
 from .config import LossConfig
 from .data import PairBatch
 from .flow import flow_interpolate, flow_target
@@ -42,7 +41,7 @@ def image_discriminator(cfg: LossConfig, patch_size: list[int]) -> nn.Module:
 
 
 def translation_losses(nets: LatentNetworks, mu_s: torch.Tensor, mu_t: torch.Tensor,
-                       batch: PairBatch | LatentBatch) -> tuple[torch.Tensor, torch.Tensor]:
+                       batch: PairBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """(translation L1, cycle L1) of the SPADE generator; gradients reach whatever is not frozen."""
     like = nets.spade(mu_s, batch.target_index)
     translate = F.l1_loss(like, mu_t)
@@ -80,7 +79,7 @@ def autoencoder_step(nets: LatentNetworks, disc: nn.Module, batch: PairBatch, cf
     return out
 
 
-def spade_step(nets: LatentNetworks, batch: LatentBatch, cfg: LossConfig, opt: torch.optim.Optimizer
+def spade_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, opt: torch.optim.Optimizer
                ) -> dict[str, float]:
     """SPADE generator only, on cached latents (the autoencoder's parameters are frozen by the caller)."""
     translate, cycle = translation_losses(nets, batch.source, batch.target, batch)
@@ -91,7 +90,7 @@ def spade_step(nets: LatentNetworks, batch: LatentBatch, cfg: LossConfig, opt: t
     return {"loss": loss.item(), "translate_l1": translate.item(), "cycle_l1": cycle.item()}
 
 
-def diffusion_step(nets: LatentNetworks, batch: LatentBatch, cfg: LossConfig, schedule: CosineSchedule, scale: float,
+def diffusion_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, schedule: CosineSchedule, scale: float,
                    opt: torch.optim.Optimizer) -> dict[str, float]:
     """The UNet's loss on a noised target latent, conditioned on [source, SPADE(source, target)] and the
     target class; latents are multiplied by ``scale`` (unit variance)."""
