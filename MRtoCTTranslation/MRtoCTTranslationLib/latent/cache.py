@@ -16,7 +16,7 @@ import torch
 
 from ..orientation import pad_to_multiple
 from ..training.data import random_patch
-from .data import PairBatch, Subject
+from .data import PairBatch, Subject, pair_batch, pick_pair
 from .modalities import Modality
 from .networks import LatentNetworks
 
@@ -65,22 +65,11 @@ def draw_latent_batch(cache: list[LatentSubject], modalities: list[Modality], so
                       latent_patch: list[int], rng: np.random.Generator, device: torch.device) -> PairBatch:
     """Random (source, target) pairs of one subject, the same latent window of both."""
     keys = [m.key for m in modalities]
-    src, tgt, si, ti = [], [], [], []
+    pairs = []
     for _ in range(batch_size):
-        sub = cache[int(rng.integers(len(cache)))]
-        s = sources[int(rng.integers(len(sources)))]
-        others = [k for k in keys if k != s]
-        t = others[int(rng.integers(len(others)))]
+        sub, s, t = pick_pair(cache, keys, sources, rng)
         view = int(rng.integers(len(sub.latents[s])))
         a, b = sub.latents[s][view], sub.latents[t][view]
-        size = [a.shape[0], *latent_patch]
-        pa, pb = random_patch([a, b], size, rng, [0.0, 0.0])
-        src.append(pa)
-        tgt.append(pb)
-        si.append(keys.index(s))
-        ti.append(keys.index(t))
-
-    def stack(xs: list[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(np.stack(xs), dtype=np.float32)).to(device)
-
-    return PairBatch(stack(src), stack(tgt), torch.tensor(si, device=device), torch.tensor(ti, device=device))
+        pa, pb = random_patch([a, b], [a.shape[0], *latent_patch], rng, [0.0, 0.0])
+        pairs.append((pa, pb, keys.index(s), keys.index(t)))
+    return pair_batch(pairs, device)

@@ -64,27 +64,34 @@ class PairBatch:
     target_index: torch.Tensor
 
 
+def pick_pair(pool: list, keys: list[str], sources: list[str], rng: np.random.Generator) -> tuple[object, str, str]:
+    """A random subject of ``pool``, a source among ``sources`` and a different target among ``keys``."""
+    sub = pool[int(rng.integers(len(pool)))]
+    s = sources[int(rng.integers(len(sources)))]
+    others = [k for k in keys if k != s]
+    return sub, s, others[int(rng.integers(len(others)))]
+
+
+def pair_batch(pairs: list[tuple[np.ndarray, np.ndarray, int, int]], device: torch.device) -> PairBatch:
+    """Stack (source patch, target patch, source index, target index) tuples; patches must carry a channel axis."""
+    def stack(xs: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(np.stack(xs), dtype=np.float32)).to(device)
+
+    src, tgt, si, ti = zip(*pairs, strict=True)
+    return PairBatch(stack(list(src)), stack(list(tgt)), torch.tensor(si, device=device), torch.tensor(ti, device=device))
+
+
 def draw_batch(subjects: list[Subject], modalities: list[Modality], sources: list[str], batch_size: int,
                patch_size: list[int], rng: np.random.Generator, device: torch.device) -> PairBatch:
     """``batch_size`` random pairs: a subject, a source among ``sources``, a different target modality,
     the same random window of both (left-right flipped half of the time: the spine is near-symmetric)."""
     keys = [m.key for m in modalities]
-    src, tgt, si, ti = [], [], [], []
+    pairs = []
     for _ in range(batch_size):
-        sub = subjects[int(rng.integers(len(subjects)))]
-        s = sources[int(rng.integers(len(sources)))]
-        others = [k for k in keys if k != s]
-        t = others[int(rng.integers(len(others)))]
+        sub, s, t = pick_pair(subjects, keys, sources, rng)
         a, b = sub.values[s], sub.values[t]
         if rng.uniform() < 0.5:
             a, b = a[..., ::-1], b[..., ::-1]
         pa, pb = random_patch([a, b], list(patch_size), rng, [sub.pad[s], sub.pad[t]])
-        src.append(pa)
-        tgt.append(pb)
-        si.append(keys.index(s))
-        ti.append(keys.index(t))
-
-    def stack(xs: list[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(np.stack(xs)[:, None], dtype=np.float32)).to(device)
-
-    return PairBatch(stack(src), stack(tgt), torch.tensor(si, device=device), torch.tensor(ti, device=device))
+        pairs.append((pa[None], pb[None], keys.index(s), keys.index(t)))
+    return pair_batch(pairs, device)
