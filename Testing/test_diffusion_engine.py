@@ -162,3 +162,24 @@ def test_translate_refuses_bad_input(bad, needle):
 def test_pix2pix_kind_is_refused_until_built_and_unknown_kind_named():
     with pytest.raises(ValueError, match="unknown model kind"):
         build_network(NetworkConfig(kind="gan"))
+
+
+@pytest.mark.parametrize("kind", ["diffusion", "pix2pix"])
+def test_channels_last_inference_equals_the_contiguous_network(kind):
+    """for_inference switches 3D weights to channels-last for speed; the outputs must not change."""
+    from MRtoCTTranslationLib.diffusion.networks import for_inference
+
+    cfg = NetworkConfig(kind=kind, channels=(4, 8), norm_num_groups=2)
+    torch.manual_seed(0)
+    plain = build_network(cfg).eval()
+    fast = build_network(cfg)
+    fast.load_state_dict(plain.state_dict())
+    for_inference(fast, 3)
+    assert not fast.training
+    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    x, c, t = torch.randn(1, 1, 16, 12, 8), torch.randn(1, 1, 16, 12, 8), torch.tensor([500])
+    with torch.inference_mode():
+        args = (x, c, t) if kind == "diffusion" else (c,)
+        a, b = plain(*args), fast(*args)
+    assert b.shape == a.shape and float((a - b).abs().max()) < 1e-4

@@ -157,3 +157,25 @@ def test_tensorboard_events_are_written(cohort, tmp_path):
     assert main(["train", "--config", str(_config(tmp_path, cohort, steps=2, val_every=2))]) == 0
     events = list((tmp_path / "run" / "logs").glob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 100
+
+
+def test_learning_rate_decays_linearly_over_the_last_steps(cohort, tmp_path, capsys):
+    """Constant, then linear to 0: the optimizer saved at the end ran its last step at lr / lr_decay_steps."""
+    import torch
+
+    from MRtoCTTranslationLib.diffusion.networks import build_network
+    from MRtoCTTranslationLib.training.checkpoint import load_checkpoint
+    from MRtoCTTranslationLib.training.config import TrainConfig
+
+    cfg_path = _config(tmp_path, cohort, steps=4, lr_decay_steps=2, lr=1e-3, val_every=0)
+    cfg = TrainConfig.from_yaml(cfg_path)
+    assert [cfg.lr_at(s) for s in range(4)] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])
+    assert main(["train", "--config", str(cfg_path)]) == 0
+    net = build_network(cfg.network)
+    opt = torch.optim.AdamW(net.parameters(), lr=123.0)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint", {"net": net, "ema": build_network(cfg.network)},
+                           {"opt": opt}) == 4
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-4)
+    bad = _config(tmp_path, cohort, steps=4, lr_decay_steps=5)
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "lr_decay_steps 5 must be between 0 and steps (4)" in capsys.readouterr().err

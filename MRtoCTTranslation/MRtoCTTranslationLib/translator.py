@@ -20,7 +20,7 @@ import SimpleITK as sitk
 import torch
 
 from .diffusion.ddim import ddim_sample
-from .diffusion.networks import NetworkConfig, build_network
+from .diffusion.networks import NetworkConfig, build_network, for_inference
 from .diffusion.schedule import CosineSchedule
 from .diffusion.sliding import sliding_apply
 from .intensity import CTMapping, MRMapping
@@ -83,7 +83,7 @@ def load_model(folder: str | Path, device: str = "auto") -> LoadedModel | Latent
     except RuntimeError as exc:
         raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
     dev = resolve_device(device)
-    net.to(dev).eval()
+    for_inference(net.to(dev), cfg.spatial_dims)
     inten = card["intensity"]
     mr_map = MRMapping(**{k: v for k, v in inten["mr"].items() if k != "kind"})
     ct_map = CTMapping(**{k: v for k, v in inten["ct"].items() if k != "kind"})

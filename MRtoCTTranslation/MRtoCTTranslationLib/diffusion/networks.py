@@ -70,6 +70,21 @@ class ConditionalDenoiser(nn.Module):
         return self.unet(torch.cat([x_t, condition], dim=1), t)
 
 
+def for_inference(net: nn.Module, spatial_dims: int) -> nn.Module:
+    """Eval mode and, in 3D, channels-last weights.
+
+    oneDNN's 3D convolutions run on channels-last (NDHWC) tensors without reordering to and from
+    its blocked layout at every layer; a channels-last weight makes each convolution's output
+    channels-last too, so the whole UNet stays in that layout. Measured by ``mrtoct bench`` (about
+    1.2x in float32 and 1.5x in bfloat16 on this repository's 2-core machine); results equal the
+    contiguous layout up to float rounding.
+    """
+    net.eval()
+    if spatial_dims == 3:
+        net.to(memory_format=torch.channels_last_3d)
+    return net
+
+
 def build_network(cfg: NetworkConfig) -> nn.Module:
     """The network a config describes (weights uninitialised)."""
     if cfg.kind == "diffusion":

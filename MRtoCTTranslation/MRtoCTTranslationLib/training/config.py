@@ -30,6 +30,7 @@ class TrainConfig:
     batch_size: int = 2
     steps: int = 4000
     lr: float = 2e-4
+    lr_decay_steps: int = 0  # the last N steps decay the learning rate linearly to 0 (0: constant)
     ema_decay: float = 0.995
     val_every: int = 1000
     val_cases: int = 2
@@ -73,6 +74,20 @@ class TrainConfig:
                              f"each a multiple of {d}")
         if self.steps < 1 or self.batch_size < 1 or not self.spacing_mm > 0:
             raise ValueError("steps and batch_size must be at least 1 and spacing_mm positive")
+        if not 0 <= self.lr_decay_steps <= self.steps:
+            raise ValueError(f"lr_decay_steps {self.lr_decay_steps} must be between 0 and steps ({self.steps})")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate at ``step``: constant, then a linear decay to 0 over the last ``lr_decay_steps``.
+
+        Warmup-stable-decay without the warmup (Hägele et al., Scaling laws and compute-optimal training
+        beyond fixed training durations, NeurIPS 2024): because the rate stays constant until the decay, a
+        run can be resumed and lengthened, and annealed at the end only.
+        """
+        start = self.steps - self.lr_decay_steps
+        if step < start:
+            return self.lr
+        return self.lr * (self.steps - step) / self.lr_decay_steps
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
