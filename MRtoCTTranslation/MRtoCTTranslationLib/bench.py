@@ -79,8 +79,9 @@ def whole_spine_child(spacing: float, steps: int) -> None:
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def translate_child(mr_path: str, model_spec: str | None, steps: int) -> None:
-    """Child process: translate one MR; prints seconds and peak RSS (MB) as JSON."""
+def translate_child(mr_path: str, model_spec: str | None, steps: int, target: str | None = None) -> None:
+    """Child process: translate one MR (to ``target`` with a latent model); prints seconds and peak RSS
+    (MB) as JSON."""
     import SimpleITK as sitk
 
     from .models.registry import default_model_name, resolve
@@ -90,12 +91,26 @@ def translate_child(mr_path: str, model_spec: str | None, steps: int) -> None:
     mr = sitk.ReadImage(mr_path)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    translate_image(model, mr, steps=steps, eta=0.0, seed=0)
+    translate_image(model, mr, steps=steps, eta=0.0, seed=0, target=target)
     print(json.dumps({"seconds": time.perf_counter() - t0, "baseline_rss_mb": base,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def run_bench(model_spec: str | None, steps: int = 20, out=print) -> dict:
+def measure_translation(mr_path: str, model_spec: str | None, steps: int, target: str | None = None) -> dict:
+    """Seconds and peak RSS (MB) of one translation, run in a child process so the peak is its own."""
+    r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import translate_child; "
+                        f"translate_child({mr_path!r}, {model_spec!r}, {steps}, {target!r})"],
+                       capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-1000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+PARTS = ("denoiser", "translate", "monai", "spine")
+
+
+def run_bench(model_spec: str | None, steps: int = 20, out=print, parts: tuple[str, ...] = PARTS) -> dict:
+    """Run the chosen parts (all by default) and return their numbers; each line is also passed to ``out``."""
     from monai.inferers import DiffusionInferer
     from monai.networks.nets import DiffusionModelUNet
     from monai.networks.schedulers import DDIMScheduler
@@ -119,59 +134,59 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print) -> dict:
         spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
         shape = (1, 1, *spatial)
 
-        # 1. FLOPs, time per evaluation, efficiency against a plain convolution
-        flops = denoiser_flops(model.net, shape)
-        x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
-        for bf16 in (False, True):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                per_eval = median_time(lambda: model.net(x, c, t), repeats=5)
-            conv = conv_throughput(bf16=bf16)
-            tag = "bf16" if bf16 else "fp32"
-            res[f"denoiser_{tag}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,
-                                      "gflops": flops / per_eval / 1e9, "conv_gflops": conv,
-                                      "efficiency": flops / per_eval / 1e9 / conv}
-            out(f"denoiser {tag}: {flops / 1e9:.1f} GFLOP per evaluation on {spatial}, {per_eval:.2f} s "
-                f"({flops / per_eval / 1e9:.0f} GFLOP/s); plain Conv3d {conv:.0f} GFLOP/s -> efficiency "
-                f"{flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
+        if "denoiser" in parts:
+            # 1. FLOPs, time per evaluation, efficiency against a plain convolution
+            flops = denoiser_flops(model.net, shape)
+            x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+            for bf16 in (False, True):
+                with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    per_eval = median_time(lambda: model.net(x, c, t), repeats=5)
+                conv = conv_throughput(bf16=bf16)
+                tag = "bf16" if bf16 else "fp32"
+                res[f"denoiser_{tag}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,
+                                          "gflops": flops / per_eval / 1e9, "conv_gflops": conv,
+                                          "efficiency": flops / per_eval / 1e9 / conv}
+                out(f"denoiser {tag}: {flops / 1e9:.1f} GFLOP per evaluation on {spatial}, {per_eval:.2f} s "
+                    f"({flops / per_eval / 1e9:.0f} GFLOP/s); plain Conv3d {conv:.0f} GFLOP/s -> efficiency "
+                    f"{flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
 
-        # 2. the demo case end to end, in a child process so the peak memory is its own
-        r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import translate_child; "
-                            f"translate_child({str(case / 'mr_t2w.nii.gz')!r}, {model_spec!r}, {steps})"],
-                           capture_output=True, text=True, timeout=3600)
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr[-1000:])
-        child = json.loads(r.stdout.strip().splitlines()[-1])
-        ours = child["seconds"]
-        res["translate_demo_case"] = {"steps": steps, **child}
-        out(f"translate demo case ({spatial} voxels at {model.spacing} mm, {steps} steps): {ours:.1f} s "
-            f"(goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); peak RSS of that process "
-            f"{child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before translating)")
+        if "translate" in parts:
+            # 2. the demo case end to end, in a child process so the peak memory is its own
+            child = measure_translation(str(case / "mr_t2w.nii.gz"), model_spec, steps)
+            ours = child["seconds"]
+            res["translate_demo_case"] = {"steps": steps, **child}
+            out(f"translate demo case ({spatial} voxels at {model.spacing} mm, {steps} steps): {ours:.1f} s "
+                f"(goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); peak RSS of that process "
+                f"{child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before translating)")
 
-        # 3. plain MONAI recipe, same size (padded to its multiple of 8) and steps
-        net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
-        sched = DDIMScheduler(num_train_timesteps=1000)
-        sched.set_timesteps(steps)
-        inferer = DiffusionInferer(sched)
-        plain_shape = (1, 1, *(int(np.ceil(s / 8) * 8) for s in spatial))
-        noise, cond = torch.randn(plain_shape), torch.randn(plain_shape)
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            inferer.sample(input_noise=noise, diffusion_model=net, scheduler=sched, conditioning=cond,
-                           mode="concat", verbose=False)
-        plain = time.perf_counter() - t0
-        res["monai_recipe"] = {"shape": plain_shape[2:], "seconds": plain, "ratio": plain / ours}
-        out(f"plain MONAI recipe (DiffusionModelUNet defaults, DiffusionInferer, DDIM), {plain_shape[2:]}, {steps} "
-            f"steps: {plain:.1f} s -> ours is {plain / ours:.1f}x faster")
+        if "monai" in parts:
+            # 3. plain MONAI recipe, same size (padded to its multiple of 8) and steps
+            net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
+            sched = DDIMScheduler(num_train_timesteps=1000)
+            sched.set_timesteps(steps)
+            inferer = DiffusionInferer(sched)
+            plain_shape = (1, 1, *(int(np.ceil(s / 8) * 8) for s in spatial))
+            noise, cond = torch.randn(plain_shape), torch.randn(plain_shape)
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                inferer.sample(input_noise=noise, diffusion_model=net, scheduler=sched, conditioning=cond,
+                               mode="concat", verbose=False)
+            plain = time.perf_counter() - t0
+            ours = res.get("translate_demo_case", {}).get("seconds")
+            res["monai_recipe"] = {"shape": plain_shape[2:], "seconds": plain, "ratio": plain / ours if ours else None}
+            out(f"plain MONAI recipe (DiffusionModelUNet defaults, DiffusionInferer, DDIM), {plain_shape[2:]}, {steps} "
+                f"steps: {plain:.1f} s" + (f" -> ours is {plain / ours:.1f}x faster" if ours else ""))
 
-    # 4. whole spine at 1 mm in a child process
-    r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import whole_spine_child; "
-                        "whole_spine_child(1.0, 2)"], capture_output=True, text=True, timeout=3600)
-    if r.returncode == 0:
-        w = json.loads(r.stdout.strip().splitlines()[-1])
-        res["whole_spine_1mm"] = w
-        out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
-            f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
-            f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
-    else:
-        out(f"whole-spine run failed: {r.stderr[-500:]}")
+    if "spine" in parts:
+        # 4. whole spine at 1 mm in a child process
+        r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import whole_spine_child; "
+                            "whole_spine_child(1.0, 2)"], capture_output=True, text=True, timeout=3600)
+        if r.returncode == 0:
+            w = json.loads(r.stdout.strip().splitlines()[-1])
+            res["whole_spine_1mm"] = w
+            out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
+                f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
+                f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
+        else:
+            out(f"whole-spine run failed: {r.stderr[-500:]}")
     return res

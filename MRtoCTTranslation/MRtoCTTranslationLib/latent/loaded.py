@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..diffusion.networks import for_inference
 from ..diffusion.schedule import CosineSchedule
 from ..intensity import MRMapping
 from ..models.folder import ModelError, load_weights
@@ -61,7 +62,7 @@ def load_latent_model(folder: str | Path, card: dict, device: torch.device) -> L
         nets.load_state_dict(load_weights(d, card))
     except RuntimeError as exc:
         raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
-    nets.to(device).eval()
+    for_inference(nets.to(device), 3)
     mr = {k: v for k, v in card["intensity"]["mr"].items() if k != "kind"}
     return LatentModel(d, card, arch, nets, mods, list(card.get("input_contrasts") or []), MRMapping(**mr),
                        CosineSchedule(arch.unet.train_timesteps), float(card["spacing_mm"]), device)

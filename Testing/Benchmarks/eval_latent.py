@@ -1,0 +1,123 @@
+"""Held-out metrics of a multi-target latent model, per target, next to a single-target model.
+
+Run: ``python Testing/Benchmarks/eval_latent.py --manifest data/test8x/manifest.csv
+--model latent3d-multitarget --compare ddim3d-default --cases 4 --steps 20 [--json out.json]
+[--write-card]`` on a test cohort made with ``--extra-contrasts pdw,stir``.
+
+Every case's T1w and T2w MR is translated to every other target the model has. CT is scored
+against the phantom's CT in the MR world with the project's image metrics (HU; MAE, PSNR with a
+2000 HU range and SSIM inside the body). An MR target is scored against the case's own image of
+that contrast on the same percentile scale the model writes (arbitrary units 0..1000): MAE, PSNR
+and SSIM with a 1000-unit range, inside the same body mask. The comparison model (a CT-only
+model) is run on the same cases and inputs. Finally the time and peak memory of one translation
+(T2w to CT, in a child process) are measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+from MRtoCTTranslationLib.bench import measure_translation
+from MRtoCTTranslationLib.latent.modalities import MR_UNITS
+from MRtoCTTranslationLib.metrics import body_mask, image_metrics, mae, psnr, ssim
+from MRtoCTTranslationLib.models.folder import read_card
+from MRtoCTTranslationLib.models.registry import resolve
+from MRtoCTTranslationLib.translator import load_model, translate_image
+from SpineLandmarkRegistrationLib.atomic_io import write_json
+from SpineLandmarkRegistrationLib.manifest import read_manifest
+
+SOURCES = ("t1w", "t2w")
+
+
+def mr_metrics(pred: np.ndarray, ref_raw: np.ndarray, modality, body: np.ndarray) -> dict[str, float]:
+    """MAE/PSNR/SSIM of a synthetic MR against the real one, both on the model's 0..1000 scale."""
+    ref = modality.from_values(modality.to_values_and_pad(ref_raw)[0])
+    return {"mae_body": mae(pred, ref, body), "psnr_body_db": psnr(pred, ref, body, MR_UNITS),
+            "ssim_body": ssim(pred, ref, body, MR_UNITS)}
+
+
+def translate_on(ref: sitk.Image, model, mr: sitk.Image, steps: int, target: str | None, background: float):
+    res = translate_image(model, mr, steps=steps, eta=0.0, seed=0, target=target)
+    out = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
+    return sitk.GetArrayFromImage(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--model", default="latent3d-multitarget")
+    ap.add_argument("--compare", nargs="*", default=["ddim3d-default"])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--cases", type=int, default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--write-card", action="store_true", help="store the results as metrics.held_out in model.json")
+    args = ap.parse_args()
+    rows = read_manifest(args.manifest)[: args.cases]
+    folder = resolve(args.model)
+    model = load_model(folder, "cpu")
+    per: dict[str, list[dict]] = {}
+    t0 = time.perf_counter()
+    for row in rows:
+        ct_ref = sitk.ReadImage(row["ct_mrworld"])
+        ct = sitk.GetArrayFromImage(ct_ref).astype(np.float32)
+        body = body_mask(ct)
+        for src in SOURCES:
+            mr = sitk.ReadImage(row[f"mr_{src}"])
+            for m in model.modalities:
+                if m.key == src:
+                    continue
+                if m.is_ct:
+                    pred = translate_on(ct_ref, model, mr, args.steps, m.name, -1024.0)
+                    scores = image_metrics(pred, ct)
+                else:
+                    ref_img = sitk.ReadImage(row[m.column])
+                    pred = translate_on(ref_img, model, mr, args.steps, m.name, 0.0)
+                    scores = mr_metrics(pred, sitk.GetArrayFromImage(ref_img).astype(np.float32), m, body)
+                per.setdefault(f"{src}->{m.name}", []).append(scores)
+        print(f"{row['subject']} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    summary = {k: {n: float(np.mean([r[n] for r in v])) for n in v[0]} for k, v in per.items()}
+    results: dict = {args.model: {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0,
+                                  **summary}}
+    for spec in args.compare:
+        other = load_model(resolve(spec), "cpu")
+        rows_c: dict[str, list[dict]] = {}
+        for row in rows:
+            ct_ref = sitk.ReadImage(row["ct_mrworld"])
+            for src in SOURCES:
+                pred = translate_on(ct_ref, other, sitk.ReadImage(row[f"mr_{src}"]), args.steps, None, -1024.0)
+                rows_c.setdefault(f"{src}->CT", []).append(
+                    image_metrics(pred, sitk.GetArrayFromImage(ct_ref).astype(np.float32)))
+        results[other.card["name"]] = {k: {n: float(np.mean([r[n] for r in v])) for n in v[0]}
+                                       for k, v in rows_c.items()}
+    cost = measure_translation(rows[0]["mr_t2w"], str(folder), args.steps, "CT")
+    results[args.model]["one_translation"] = {"input": "first case, T2w to CT", **cost}
+    for name, res in results.items():
+        for key, m in res.items():
+            if isinstance(m, dict) and "ssim_body" in m:
+                unit = "HU" if key.endswith("CT") else "au"
+                err = m.get("mae_body_hu", m.get("mae_body"))
+                print(f"{name:22s} {key:10s} MAE body {err:6.1f} {unit}  PSNR {m['psnr_body_db']:5.2f} dB  "
+                      f"SSIM {m['ssim_body']:.3f}", flush=True)
+    print(f"one translation (T2w to CT, {args.steps} steps): {cost['seconds']:.1f} s, peak RSS "
+          f"{cost['peak_rss_mb']:.0f} MB ({cost['baseline_rss_mb']:.0f} MB before translating)")
+    if args.write_card:
+        card = read_card(folder)
+        card.setdefault("metrics", {})["held_out"] = {
+            "cohort": f"phantom test cohort {args.manifest.split('/')[-2]}, first {len(rows)} cases",
+            "sampling": {"steps": args.steps, "eta": 0.0, "seed": 0},
+            "reference": "CT: ct_mrworld in HU; MR: the case's own image on the model's 0..1000 percentile scale",
+            **{k: {n: round(v, 3) for n, v in m.items()} for k, m in summary.items()},
+        }
+        write_json(folder / "model.json", card)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
