@@ -21,14 +21,13 @@ import time
 
 import numpy as np
 import SimpleITK as sitk
+from eval_models import mean_rows, write_held_out  # this folder (run as a script)
 
 from MRtoCTTranslationLib.bench import measure_translation
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
 from MRtoCTTranslationLib.metrics import body_mask, image_metrics, mae, psnr, ssim
-from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineLandmarkRegistrationLib.atomic_io import write_json
 from SpineLandmarkRegistrationLib.manifest import read_manifest
 
 SOURCES = ("t1w", "t2w")
@@ -80,7 +79,7 @@ def main() -> None:
                     scores = mr_metrics(pred, sitk.GetArrayFromImage(ref_img).astype(np.float32), m, body)
                 per.setdefault(f"{src}->{m.name}", []).append(scores)
         print(f"{row['subject']} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    summary = {k: {n: float(np.mean([r[n] for r in v])) for n in v[0]} for k, v in per.items()}
+    summary = mean_rows(per)
     results: dict = {args.model: {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0,
                                   **summary}}
     for spec in args.compare:
@@ -92,8 +91,7 @@ def main() -> None:
                 pred = translate_on(ct_ref, other, sitk.ReadImage(row[f"mr_{src}"]), args.steps, None, -1024.0)
                 rows_c.setdefault(f"{src}->CT", []).append(
                     image_metrics(pred, sitk.GetArrayFromImage(ct_ref).astype(np.float32)))
-        results[other.card["name"]] = {k: {n: float(np.mean([r[n] for r in v])) for n in v[0]}
-                                       for k, v in rows_c.items()}
+        results[other.card["name"]] = mean_rows(rows_c)
     cost = measure_translation(rows[0]["mr_t2w"], str(folder), args.steps, "CT")
     results[args.model]["one_translation"] = {"input": "first case, T2w to CT", **cost}
     for name, res in results.items():
@@ -106,14 +104,9 @@ def main() -> None:
     print(f"one translation (T2w to CT, {args.steps} steps): {cost['seconds']:.1f} s, peak RSS "
           f"{cost['peak_rss_mb']:.0f} MB ({cost['baseline_rss_mb']:.0f} MB before translating)")
     if args.write_card:
-        card = read_card(folder)
-        card.setdefault("metrics", {})["held_out"] = {
-            "cohort": f"phantom test cohort {args.manifest.split('/')[-2]}, first {len(rows)} cases",
-            "sampling": {"steps": args.steps, "eta": 0.0, "seed": 0},
-            "reference": "CT: ct_mrworld in HU; MR: the case's own image on the model's 0..1000 percentile scale",
-            **{k: {n: round(v, 3) for n, v in m.items()} for k, m in summary.items()},
-        }
-        write_json(folder / "model.json", card)
+        write_held_out(folder, args.manifest, len(rows), args.steps, summary,
+                       reference="CT: ct_mrworld in HU; MR: the case's own image on the model's 0..1000 "
+                                 "percentile scale")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

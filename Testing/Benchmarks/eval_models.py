@@ -45,6 +45,24 @@ def inputs_for(row: dict[str, str], n_random: int, rng: np.random.Generator) -> 
     return out
 
 
+def mean_rows(per: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per key, the mean of each metric over its rows."""
+    return {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
+
+
+def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dict, **notes: str) -> None:
+    """Store held-out results as ``metrics.held_out`` in a model's card (atomically)."""
+    card = read_card(folder)
+    card.setdefault("metrics", {})["held_out"] = {
+        "cohort": f"phantom test cohort {manifest.split('/')[-2]}, first {n_cases} cases",
+        "sampling": {"steps": steps, "eta": 0.0, "seed": 0},
+        **{k: v for k, v in notes.items() if k == "reference"},
+        **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
+        **{k: v for k, v in notes.items() if k != "reference"},
+    }
+    write_json(folder / "model.json", card)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--manifest", required=True)
@@ -87,18 +105,12 @@ def main() -> None:
                 if args.segment:
                     m |= dice_of(pred, row)
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
-        summary = {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
+        summary = mean_rows(per)
         results[name] = {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0, **summary}
         if args.write_cards:
-            card = read_card(folder)
-            card.setdefault("metrics", {})["held_out"] = {
-                "cohort": f"phantom test cohort {args.manifest.split('/')[-2]}, first {len(rows)} cases",
-                "sampling": {"steps": args.steps, "eta": 0.0, "seed": 0},
-                "reference": "ct_mrworld (the phantom CT rendered in the MR world)",
-                **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
-                "random_note": "random = a contrast re-synthesised from the tissue map (a new one per case)",
-            }
-            write_json(folder / "model.json", card)
+            write_held_out(folder, args.manifest, len(rows), args.steps, summary,
+                           reference="ct_mrworld (the phantom CT rendered in the MR world)",
+                           random_note="random = a contrast re-synthesised from the tissue map (a new one per case)")
         for c, m in summary.items():
             dice = (f"  Dice {m['dice_strict']:.3f} strict / {m['dice_shift_tolerant']:.3f} shift-tolerant"
                     if "dice_strict" in m else "")
