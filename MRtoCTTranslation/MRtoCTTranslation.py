@@ -326,6 +326,9 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
                 if isinstance(values, dict) and values.get("mae_body_hu") is not None:
                     lines.append(_("Held-out {c}: MAE {m:.0f} HU, PSNR {p:.1f} dB, SSIM {s:.3f}").format(
                         c=contrast, m=values["mae_body_hu"], p=values["psnr_body_db"], s=values["ssim_body"]))
+                elif isinstance(values, dict) and values.get("mae_body") is not None:  # an MR target (0..1000)
+                    lines.append(_("Held-out {c}: MAE {m:.0f} of 1000, PSNR {p:.1f} dB, SSIM {s:.3f}").format(
+                        c=contrast, m=values["mae_body"], p=values["psnr_body_db"], s=values["ssim_body"]))
             if entry.get("folder"):
                 lines.append(read_card(entry["folder"]).get("citation", ""))
             elif entry.get("url"):
