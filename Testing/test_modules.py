@@ -176,3 +176,23 @@ def test_translation_logic_describes_the_bundled_model(slicer_standin: Any) -> N
     text = logic.modelDescription("ddim3d-default")
     assert "Held-out t2w: MAE" in text and "Graf" in text and "2.0 mm" in text
     assert "Not in the catalogue" in logic.modelDescription("no-such-model")
+
+
+def test_model_description_shows_held_out_mr_targets(slicer_standin: Any, tmp_path, monkeypatch) -> None:
+    """A latent card's MR-target metrics (0..1000 scale) are shown next to the CT ones in HU."""
+    import json
+    import shutil
+
+    from MRtoCTTranslationLib.models.registry import resolve
+
+    src = resolve("ddim3d-default")
+    dst = tmp_path / "models" / "mr-targets"
+    shutil.copytree(src, dst)
+    card = json.loads((dst / "model.json").read_text())
+    card["name"] = "mr-targets"
+    card["metrics"]["held_out"]["t2w->T1w"] = {"mae_body": 61.2, "psnr_body_db": 20.1, "ssim_body": 0.8}
+    (dst / "model.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SPINEMRTOCT_HOME", str(tmp_path))
+    text = _import("MRtoCTTranslation").MRtoCTTranslationLogic().modelDescription("mr-targets")
+    assert "Held-out t2w->T1w: MAE 61 of 1000, PSNR 20.1 dB, SSIM 0.800" in text
+    assert "Held-out t2w: MAE" in text
