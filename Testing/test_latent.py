@@ -248,6 +248,13 @@ def test_each_stage_step_runs_and_leaves_frozen_networks_alone():
                                                                               *nets.spade.parameters()]),
                                torch.optim.Adam(disc.parameters()))
         assert {"recon_l1", "kl", "translate_l1", "cycle_l1", "adv_d"} <= set(out)
+        spade_before = {k: v.clone() for k, v in nets.spade.state_dict().items()}
+        alone = LossConfig(joint_spade_weight=0.0)
+        out = autoencoder_step(nets, disc, batch, alone, 0, torch.optim.Adam([*nets.autoencoder.parameters(),
+                                                                             *nets.spade.parameters()]),
+                               torch.optim.Adam(disc.parameters()))
+        assert out["translate_l1"] == 0.0 and np.isfinite(out["recon_l1"])
+        assert all(torch.equal(v, spade_before[k]) for k, v in nets.spade.state_dict().items())  # no SPADE gradient
         ae_before = {k: v.clone() for k, v in nets.autoencoder.state_dict().items()}
         latents = PairBatch(torch.randn(2, 4, 4, 4, 2), torch.randn(2, 4, 4, 4, 2), batch.source_index,
                               batch.target_index)

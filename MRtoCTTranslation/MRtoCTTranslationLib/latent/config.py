@@ -44,6 +44,7 @@ class LossConfig:
     discriminator_layers: int = 2
     translate_weight: float = 1.0  # L1 between SPADE(enc(source), target) and enc(target)
     cycle_weight: float = 1.0  # L1 between the re-encoded, switched-back translation and enc(source)
+    joint_spade_weight: float = 1.0  # the two above in the autoencoder stage (0: reconstruction alone first)
     diffusion_loss: str = "l2"  # l2 (as latent diffusion) or l1
 
 

@@ -2,7 +2,8 @@
 
 - ``autoencoder``: L1 reconstruction of source and target, KL, least-squares PatchGAN (Isola et al.
   2017; Mao et al. 2017) on the reconstructions, plus the SPADE generator's latent translation and
-  cycle consistency, trained together. No perceptual loss (its pretrained backbones cannot be
+  cycle consistency, trained together (scaled by ``joint_spade_weight``: on this project's CPU
+  budget they slowed reconstruction, see Testing/Benchmarks/latent_demo_train.yaml). No perceptual loss (its pretrained backbones cannot be
   fetched offline).
 - ``spade``: the autoencoder frozen; latent translation L1 and cycle consistency.
 - ``diffusion``: autoencoder and SPADE frozen; the UNet's loss on the target latent (DDIM
@@ -57,9 +58,12 @@ def autoencoder_step(nets: LatentNetworks, disc: nn.Module, batch: PairBatch, cf
     recon, mu, sigma = nets.autoencoder(x)
     rec = F.l1_loss(recon, x)
     kl = kl_loss(mu, sigma)
-    mu_s, mu_t = mu.chunk(2)
-    translate, cycle = translation_losses(nets, mu_s, mu_t.detach(), batch)
-    loss = rec + cfg.kl_weight * kl + cfg.translate_weight * translate + cfg.cycle_weight * cycle
+    loss = rec + cfg.kl_weight * kl
+    translate = cycle = torch.zeros(())
+    if cfg.joint_spade_weight > 0:  # ALDM trains SPADE with the autoencoder; 0 leaves that to the SPADE stage
+        mu_s, mu_t = mu.chunk(2)
+        translate, cycle = translation_losses(nets, mu_s, mu_t.detach(), batch)
+        loss = loss + cfg.joint_spade_weight * (cfg.translate_weight * translate + cfg.cycle_weight * cycle)
     use_adv = cfg.adversarial_weight > 0 and stage_step >= cfg.adversarial_start
     adv = torch.zeros(())
     if use_adv:
