@@ -74,8 +74,10 @@ def main() -> None:
                     pred = translate_on(ct_ref, model, mr, args.steps, m.name, -1024.0)
                     scores = image_metrics(pred, ct)
                 else:
-                    ref_img = sitk.ReadImage(row[m.column])
-                    pred = translate_on(ref_img, model, mr, args.steps, m.name, 0.0)
+                    # the real MR of that contrast, on the CT-in-MR-world grid like the body mask
+                    ref_img = sitk.Resample(sitk.ReadImage(row[m.column]), ct_ref, sitk.Transform(),
+                                            sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+                    pred = translate_on(ct_ref, model, mr, args.steps, m.name, 0.0)
                     scores = mr_metrics(pred, sitk.GetArrayFromImage(ref_img).astype(np.float32), m, body)
                 per.setdefault(f"{src}->{m.name}", []).append(scores)
         print(f"{row['subject']} done ({time.perf_counter() - t0:.0f} s)", flush=True)
