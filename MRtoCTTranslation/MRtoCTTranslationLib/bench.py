@@ -98,8 +98,14 @@ def translate_child(mr_path: str, model_spec: str | None, steps: int, target: st
 
 def measure_translation(mr_path: str, model_spec: str | None, steps: int, target: str | None = None) -> dict:
     """Seconds and peak RSS (MB) of one translation, run in a child process so the peak is its own."""
-    r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import translate_child; "
-                        f"translate_child({mr_path!r}, {model_spec!r}, {steps}, {target!r})"],
+    return _child_json("translate_child", mr_path, model_spec, steps, target)
+
+
+def _child_json(func: str, *args: object) -> dict:
+    """Call ``func`` of this module with ``args`` in a fresh Python process (so its peak memory is its
+    own); its last line of output, parsed as JSON."""
+    call = f"{func}({', '.join(map(repr, args))})"
+    r = subprocess.run([sys.executable, "-c", f"from MRtoCTTranslationLib.bench import {func}; {call}"],
                        capture_output=True, text=True, timeout=3600)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-1000:])
@@ -179,14 +185,13 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print, parts: tuple[s
 
     if "spine" in parts:
         # 4. whole spine at 1 mm in a child process
-        r = subprocess.run([sys.executable, "-c", "from MRtoCTTranslationLib.bench import whole_spine_child; "
-                            "whole_spine_child(1.0, 2)"], capture_output=True, text=True, timeout=3600)
-        if r.returncode == 0:
-            w = json.loads(r.stdout.strip().splitlines()[-1])
+        try:
+            w = _child_json("whole_spine_child", 1.0, 2)
+        except RuntimeError as exc:
+            out(f"whole-spine run failed: {str(exc)[-500:]}")
+        else:
             res["whole_spine_1mm"] = w
             out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
                 f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
                 f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
-        else:
-            out(f"whole-spine run failed: {r.stderr[-500:]}")
     return res

@@ -190,9 +190,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     t0, metrics = time.perf_counter(), {}
     for step in range(start, cfg.steps):
         mr, ct = batch()
+        lr = cfg.lr_at(step)
         for o in optimizers.values():
             for group in o.param_groups:
-                group["lr"] = cfg.lr_at(step)
+                group["lr"] = lr
         with torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
                             enabled=use_amp):
             if cfg.network.kind == "diffusion":
@@ -219,7 +220,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             bar.set_postfix(loss=f"{loss.item():.4f}")
             if writer:
                 writer.add_scalar("train/loss", loss.item(), step)
-                writer.add_scalar("train/lr", cfg.lr_at(step), step)
+                writer.add_scalar("train/lr", lr, step)
             with open(out / "log.jsonl", "a") as f:
                 f.write(json.dumps({"step": step, "loss": loss.item(), "s": round(time.perf_counter() - t0, 1)}) + "\n")
             last = step + 1 == cfg.steps
