@@ -399,6 +399,28 @@ def test_latent_trainer_resumes_from_its_checkpoint(cohort, tmp_path):
     assert card["architecture"]["latent_scale"] == pytest.approx(meta["latent_scale"])
 
 
+def test_each_latent_stage_anneals_its_own_learning_rate(cohort, tmp_path, capsys):
+    """Per-stage warmup-stable-decay: each stage's optimizers ran their last step at lr / lr_decay_steps."""
+    cfg = _config(tmp_path, cohort, stages=(3, 2, 2), val_cases=0)
+    raw = yaml.safe_load(cfg.read_text())
+    for name, decay in (("autoencoder", 2), ("spade", 1), ("diffusion", 2)):  # last steps: lr/2, lr/1, lr/2
+        raw["stages"][name]["lr_decay_steps"] = decay
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main(["train", "--config", str(cfg)]) == 0
+    log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in log if "loss" in r]
+    assert [r["stage"][0] for r in steps] == list("aaassdd")
+    assert [r["lr"] for r in steps] == pytest.approx([1e-3, 1e-3, 5e-4, 1e-3, 1e-3, 1e-3, 5e-4])
+    saved = json.loads((tmp_path / "run" / "checkpoint" / "checkpoint.json").read_text())["optimizers"]
+    assert {name: saved[name]["param_groups"][0]["lr"] for name in saved} == pytest.approx(
+        {"autoencoder": 5e-4, "discriminator": 5e-4, "spade": 1e-3, "diffusion": 5e-4})
+
+    raw["stages"]["spade"]["lr_decay_steps"] = 3
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main(["train", "--config", str(cfg), "--no-resume"]) == 2
+    assert "stages.spade.lr_decay_steps 3 must be between 0 and steps (2)" in capsys.readouterr().err
+
+
 def test_logic_translates_to_an_mr_target_in_mrml(cohort, tmp_path, slicer_standin, mrml_scene):
     """The module's Logic with a latent model: target T1w gives an MR-like node (no segmentation or
     HU metrics), and an unknown target fails naming the available ones, adding nothing."""

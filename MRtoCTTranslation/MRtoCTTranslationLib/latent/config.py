@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ..training.config import decayed_lr
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality
 
@@ -30,6 +31,11 @@ class StageConfig:
     lr: float = 2e-4
     batch_size: int = 1
     patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])
+    lr_decay_steps: int = 0  # the last N steps of the stage decay the learning rate linearly to 0
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate at ``step`` of this stage (``training.config.decayed_lr``)."""
+        return decayed_lr(self.lr, self.steps, self.lr_decay_steps, step)
 
 
 @dataclass
@@ -148,6 +154,9 @@ class LatentTrainConfig:
         for name, st in self.stages.items():
             if st.steps < 0 or st.batch_size < 1 or not st.lr > 0:
                 raise ValueError(f"stages.{name}: steps must be >= 0, batch_size >= 1, lr > 0")
+            if not 0 <= st.lr_decay_steps <= st.steps:
+                raise ValueError(f"stages.{name}.lr_decay_steps {st.lr_decay_steps} must be between 0 and "
+                                 f"steps ({st.steps})")
             if len(st.patch_size) != 3 or any(s < 1 or s % m for s in st.patch_size):
                 raise ValueError(f"stages.{name}.patch_size {st.patch_size}: three sizes, each a multiple of {m} "
                                  "(the autoencoder factor times the UNet divisor)")

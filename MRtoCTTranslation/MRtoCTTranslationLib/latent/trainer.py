@@ -37,6 +37,8 @@ from .validate import validate_stage
 log = logging.getLogger(__name__)
 
 TRAINS = {"autoencoder": ("autoencoder", "spade"), "spade": ("spade",), "diffusion": ("unet",)}
+# optimizers whose rate follows each stage's schedule
+STAGE_OPTIMIZERS = {"autoencoder": ("autoencoder", "discriminator"), "spade": ("spade",), "diffusion": ("diffusion",)}
 
 
 def _freeze(nets: LatentNetworks, trainable: tuple[str, ...]) -> None:
@@ -165,6 +167,10 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
         latent_patch = [p // nets.arch.autoencoder.factor for p in sc.patch_size]
         bar = tqdm(total=sc.steps, initial=done[stage], desc=f"{cfg.name} {stage}", disable=not progress)
         for step in range(done[stage], sc.steps):
+            lr = sc.lr_at(step)
+            for name in STAGE_OPTIMIZERS[stage]:
+                for group in opts[name].param_groups:
+                    group["lr"] = lr
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 if stage == "autoencoder":
                     batch = draw_batch(train_subjects, mods, cfg.source_keys, sc.batch_size, sc.patch_size, rng,
@@ -183,8 +189,9 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
             if writer:
                 for key, v in losses.items():
                     writer.add_scalar(f"{stage}/{key}", v, step)
+                writer.add_scalar(f"{stage}/lr", lr, step)
             with open(out / "log.jsonl", "a") as f:
-                f.write(json.dumps({"stage": stage, "step": step, **losses,
+                f.write(json.dumps({"stage": stage, "step": step, **losses, "lr": lr,
                                     "s": round(time.perf_counter() - t0, 1)}) + "\n")
             last = step + 1 == sc.steps
             if last:  # freeze the averaged weights for the stages that follow

@@ -14,6 +14,19 @@ from ..diffusion.networks import NetworkConfig
 CONTRASTS = ("fixed", "random", "mixed")
 
 
+def decayed_lr(lr: float, steps: int, decay_steps: int, step: int) -> float:
+    """Learning rate at ``step`` of ``steps``: constant, then a linear decay to 0 over the last ``decay_steps``.
+
+    Warmup-stable-decay without the warmup (Hägele et al., Scaling laws and compute-optimal training
+    beyond fixed training durations, NeurIPS 2024): because the rate stays constant until the decay, a
+    run can be resumed and lengthened, and annealed at the end only.
+    """
+    start = steps - decay_steps
+    if step < start:
+        return lr
+    return lr * (steps - step) / decay_steps
+
+
 @dataclass
 class TrainConfig:
     """What to train on and how. Paths are relative to the config file's folder."""
@@ -78,16 +91,8 @@ class TrainConfig:
             raise ValueError(f"lr_decay_steps {self.lr_decay_steps} must be between 0 and steps ({self.steps})")
 
     def lr_at(self, step: int) -> float:
-        """Learning rate at ``step``: constant, then a linear decay to 0 over the last ``lr_decay_steps``.
-
-        Warmup-stable-decay without the warmup (Hägele et al., Scaling laws and compute-optimal training
-        beyond fixed training durations, NeurIPS 2024): because the rate stays constant until the decay, a
-        run can be resumed and lengthened, and annealed at the end only.
-        """
-        start = self.steps - self.lr_decay_steps
-        if step < start:
-            return self.lr
-        return self.lr * (self.steps - step) / self.lr_decay_steps
+        """Learning rate at ``step`` (``decayed_lr``)."""
+        return decayed_lr(self.lr, self.steps, self.lr_decay_steps, step)
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
