@@ -138,6 +138,25 @@ def test_modalities_map_intensities_and_find_targets_case_insensitively():
     assert Modality.from_card(t1.to_card()) == t1 and Modality.from_card(ct.to_card()) == ct
 
 
+def test_compressed_ct_mapping_round_trips_and_resolves_soft_tissue_finer():
+    """asinh compression (latent models): invertible over the whole HU range, 3.3x finer around soft
+    tissue than HU/1000, stored in the card and read back; the linear default is unchanged."""
+    from MRtoCTTranslationLib.intensity import CTMapping
+
+    soft = CTMapping(offset=40.0, scale=300.0, asinh_hu=100.0)
+    hu = np.array([-1024.0, -100.0, 0.0, 40.0, 60.0, 300.0, 1000.0, 3071.0], np.float32)
+    assert np.allclose(soft.inverse(soft.forward(hu)), hu, atol=0.01)
+    assert np.allclose(soft.inverse(soft.forward(np.array([-5000.0, 9000.0]))), [-1024.0, 3071.0])
+    lo, hi = soft.valid_range
+    assert -1.1 < lo < -0.9 and 1.2 < hi < 1.5
+    d_soft = np.diff(soft.forward(np.array([40.0, 41.0])))[0]
+    d_lin = np.diff(CTMapping().forward(np.array([40.0, 41.0])))[0]
+    assert d_soft / d_lin == pytest.approx(1000.0 / 300.0, rel=1e-3)
+    ct = Modality("ct", "ct_mrworld", ct_map=soft)
+    assert Modality.from_card(json.loads(json.dumps(ct.to_card()))) == ct
+    assert CTMapping().valid_range == pytest.approx((-1.024, 3.071))
+
+
 def test_config_kind_and_checks(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text(yaml.safe_dump({"kind": "latent", "modalities": {"CT": "ct_mrworld", "T1w": "mr_t1w"},
@@ -159,6 +178,11 @@ def test_config_kind_and_checks(tmp_path):
     q.write_text(yaml.safe_dump({"kind": "latent", "sources": ["ct"]}))
     with pytest.raises(ValueError, match="MR modality"):
         LatentTrainConfig.from_yaml(q)
+    q.write_text(yaml.safe_dump({"kind": "latent", "ct_intensity": {"asinh": 100}}))
+    with pytest.raises(ValueError, match="fields of a CT mapping"):
+        LatentTrainConfig.from_yaml(q)
+    q.write_text(yaml.safe_dump({"kind": "latent", "ct_intensity": {"asinh_hu": 100, "scale": 300}}))
+    assert LatentTrainConfig.from_yaml(q).modality_list[0].ct_map.asinh_hu == 100
     q.write_text(yaml.safe_dump({"input_column": "mr_t2w"}))
     assert not is_latent_config(q)
 
@@ -400,8 +424,10 @@ def test_latent_trainer_resumes_from_its_checkpoint(cohort, tmp_path):
 
 
 def test_each_latent_stage_anneals_its_own_learning_rate(cohort, tmp_path, capsys):
-    """Per-stage warmup-stable-decay: each stage's optimizers ran their last step at lr / lr_decay_steps."""
-    cfg = _config(tmp_path, cohort, stages=(3, 2, 2), val_cases=0)
+    """Per-stage warmup-stable-decay: each stage's optimizers ran their last step at lr / lr_decay_steps
+    (here with the compressed CT mapping, which the card keeps)."""
+    cfg = _config(tmp_path, cohort, stages=(3, 2, 2), val_cases=0,
+                  ct_intensity={"offset": 40.0, "scale": 300.0, "asinh_hu": 100.0})
     raw = yaml.safe_load(cfg.read_text())
     for name, decay in (("autoencoder", 2), ("spade", 1), ("diffusion", 2)):  # last steps: lr/2, lr/1, lr/2
         raw["stages"][name]["lr_decay_steps"] = decay
@@ -414,6 +440,8 @@ def test_each_latent_stage_anneals_its_own_learning_rate(cohort, tmp_path, capsy
     saved = json.loads((tmp_path / "run" / "checkpoint" / "checkpoint.json").read_text())["optimizers"]
     assert {name: saved[name]["param_groups"][0]["lr"] for name in saved} == pytest.approx(
         {"autoencoder": 5e-4, "discriminator": 5e-4, "spade": 1e-3, "diffusion": 5e-4})
+    card = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    assert card["targets"][0]["intensity"]["asinh_hu"] == 100.0  # the compressed CT mapping travels with it
 
     raw["stages"]["spade"]["lr_decay_steps"] = 3
     cfg.write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -48,23 +48,38 @@ class MRMapping:
 
 @dataclass(frozen=True)
 class CTMapping:
-    """HU -> (clip(HU) - offset) / scale and back."""
+    """HU -> (clip(HU) - offset) / scale and back; with ``asinh_hu`` > 0 the HU around ``offset`` are
+    first compressed as asinh((HU - offset) / asinh_hu) * asinh_hu.
+
+    The compressed form is for the latent models' shared autoencoder: linearly, every soft tissue
+    lies within 0.2 of a [-1, 1] range that MR contrasts fill, so an error that is small for an MR
+    is a whole tissue contrast in CT. Compressed (offset 40, asinh_hu 100, scale 300), the values
+    still span about [-1, 1.4], soft tissue gets about 3.3x the resolution and bone about a third.
+    """
 
     offset: float = 0.0
     scale: float = 1000.0
     hu_min: float = HU_RANGE[0]
     hu_max: float = HU_RANGE[1]
+    asinh_hu: float = 0.0  # 0: linear
 
     def forward(self, hu: np.ndarray) -> np.ndarray:
-        return ((np.clip(np.asarray(hu, dtype=np.float32), self.hu_min, self.hu_max) - self.offset) / self.scale).astype(np.float32)
+        x = np.clip(np.asarray(hu, dtype=np.float32), self.hu_min, self.hu_max) - self.offset
+        if self.asinh_hu > 0:
+            x = np.arcsinh(x / self.asinh_hu) * self.asinh_hu
+        return (x / self.scale).astype(np.float32)
 
     def inverse(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(np.asarray(values, dtype=np.float32) * self.scale + self.offset, self.hu_min, self.hu_max)
+        x = np.asarray(values, dtype=np.float32) * self.scale
+        if self.asinh_hu > 0:
+            x = np.sinh(np.clip(x / self.asinh_hu, -80.0, 80.0)) * self.asinh_hu
+        return np.clip(x + self.offset, self.hu_min, self.hu_max).astype(np.float32)
 
     @property
     def valid_range(self) -> tuple[float, float]:
         """Range of network values that map to valid HU: where sampling clips the predicted image."""
-        return ((self.hu_min - self.offset) / self.scale, (self.hu_max - self.offset) / self.scale)
+        lo, hi = self.forward(np.array([self.hu_min, self.hu_max], np.float32))
+        return float(lo), float(hi)
 
     def to_json(self) -> dict:
         return {"kind": "ct_hounsfield", **asdict(self)}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ..intensity import CTMapping
 from ..training.config import decayed_lr
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality
@@ -81,6 +82,7 @@ class LatentTrainConfig:
     amp: bool = True  # bf16 autocast on GPU
     seed: int = 0
     init_from: str = ""  # a latent model (name or folder) whose weights start every network
+    ct_intensity: dict[str, float] = field(default_factory=dict)  # CTMapping fields, e.g. asinh_hu: 100
     out_dir: str = "runs/latent"
     name: str = "latent"
     description: str = ""
@@ -88,7 +90,8 @@ class LatentTrainConfig:
 
     @property
     def modality_list(self) -> list[Modality]:
-        return [Modality(k, c) for k, c in self.modalities.items()]
+        ct_map = CTMapping(**self.ct_intensity)
+        return [Modality(k, c, ct_map=ct_map) for k, c in self.modalities.items()]
 
     @property
     def source_keys(self) -> list[str]:
@@ -166,6 +169,14 @@ class LatentTrainConfig:
             raise ValueError(f"losses.diffusion_loss {self.losses.diffusion_loss!r}: use l1 or l2")
         if not self.spacing_mm > 0:
             raise ValueError("spacing_mm must be positive")
+        try:
+            ct = CTMapping(**self.ct_intensity)
+        except TypeError as exc:
+            raise ValueError(f"ct_intensity {self.ct_intensity}: use the fields of a CT mapping "
+                             "(offset, scale, hu_min, hu_max, asinh_hu)") from exc
+        if not ct.scale > 0 or ct.asinh_hu < 0 or not ct.hu_max > ct.hu_min:
+            raise ValueError(f"ct_intensity {self.ct_intensity}: scale must be positive, asinh_hu >= 0, "
+                             "hu_max > hu_min")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
