@@ -9,6 +9,7 @@ cortical bone is not clipped at 1000 HU.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -78,8 +79,11 @@ class CTMapping:
     @property
     def valid_range(self) -> tuple[float, float]:
         """Range of network values that map to valid HU: where sampling clips the predicted image."""
-        lo, hi = self.forward(np.array([self.hu_min, self.hu_max], np.float32))
-        return float(lo), float(hi)
+        def value(hu: float) -> float:  # in double precision: the linear range stays exact
+            x = hu - self.offset
+            return (math.asinh(x / self.asinh_hu) * self.asinh_hu if self.asinh_hu > 0 else x) / self.scale
+
+        return value(self.hu_min), value(self.hu_max)
 
     def to_json(self) -> dict:
         return {"kind": "ct_hounsfield", **asdict(self)}
