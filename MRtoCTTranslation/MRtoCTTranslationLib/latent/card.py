@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..intensity import CTMapping, MRMapping
+from ..intensity import MRMapping
 from ..training.trainer import portable_config
 from .architecture import LatentArchitecture
 from .config import LatentTrainConfig
@@ -36,7 +36,7 @@ def latent_card(cfg: LatentTrainConfig, arch: LatentArchitecture, n_train: int, 
         "default_target": display_name(default),
         "spacing_mm": cfg.spacing_mm,
         "orientation": "LPS (canonical axis order; inputs are reoriented)",
-        "intensity": {"mr": MRMapping().to_json(), "ct": CTMapping(**cfg.ct_intensity).to_json()},
+        "intensity": {"mr": MRMapping().to_json(), "ct": cfg.ct_map.to_json()},
         "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable_config(cfg),
                      "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
         "metrics": metrics,

@@ -89,8 +89,13 @@ class LatentTrainConfig:
     license: str = "Apache-2.0"
 
     @property
+    def ct_map(self) -> CTMapping:
+        """The CT intensity mapping of ``ct_intensity`` (TypeError on an unknown field)."""
+        return CTMapping(**self.ct_intensity)
+
+    @property
     def modality_list(self) -> list[Modality]:
-        ct_map = CTMapping(**self.ct_intensity)
+        ct_map = self.ct_map
         return [Modality(k, c, ct_map=ct_map) for k, c in self.modalities.items()]
 
     @property
@@ -170,7 +175,7 @@ class LatentTrainConfig:
         if not self.spacing_mm > 0:
             raise ValueError("spacing_mm must be positive")
         try:
-            ct = CTMapping(**self.ct_intensity)
+            ct = self.ct_map
         except TypeError as exc:
             raise ValueError(f"ct_intensity {self.ct_intensity}: use the fields of a CT mapping "
                              "(offset, scale, hu_min, hu_max, asinh_hu)") from exc
