@@ -97,18 +97,18 @@ def test_intensity_mappings():
     assert ct.valid_range == (-1.024, 3.071)
 
 
-def _tiny_model(prediction: str = "image", kind: str = "diffusion"):
+def _tiny_model(prediction: str = "image", kind: str = "diffusion", spatial_dims: int = 3, card: dict | None = None):
     from pathlib import Path
 
     from MRtoCTTranslationLib.translator import LoadedModel
 
     torch.manual_seed(0)
-    cfg = NetworkConfig(kind=kind, channels=(4, 8), norm_num_groups=2, prediction=prediction)
+    cfg = NetworkConfig(kind=kind, spatial_dims=spatial_dims, channels=(4, 8), norm_num_groups=2, prediction=prediction)
     net = build_network(cfg).eval()
     with torch.no_grad():  # MONAI zero-initialises the output layer; give every weight a value
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    return LoadedModel(Path("."), {"input_modality": "MR"}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
+    return LoadedModel(Path("."), {"input_modality": "MR", **(card or {})}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
                        torch.device("cpu"))
 
 
@@ -183,3 +183,36 @@ def test_channels_last_inference_equals_the_contiguous_network(kind):
         args = (x, c, t) if kind == "diffusion" else (c,)
         a, b = plain(*args), fast(*args)
     assert b.shape == a.shape and float((a - b).abs().max()) < 1e-4
+
+
+def test_windows_default_to_the_card_and_older_cards_keep_their_behaviour():
+    from MRtoCTTranslationLib.translator import predict_values
+
+    base = _tiny_model()
+    mr = np.random.default_rng(3).standard_normal((16, 16, 16)).astype(np.float32)
+    trained = _tiny_model(card={"inference_defaults": {"window": [8, 8, 8], "overlap": 0.5}})
+    assert trained.window == (8, 8, 8) and trained.overlap == 0.5
+
+    def run(m, **kw):
+        return predict_values(m, mr, steps=2, seed=1, bf16=False, **kw)
+
+    default = run(trained)
+    assert np.array_equal(default, run(base, window=(8, 8, 8), overlap=0.5))
+    assert not np.array_equal(default, run(base, window=(16, 16, 16)))  # one window: other GroupNorm statistics
+    old = _tiny_model(card={"inference_defaults": {"window": [128, 128, 32]}})  # written before overlap was
+    assert old.window == (128, 128, 32) and old.overlap == 0.25
+    assert np.array_equal(run(old), run(base, window=(16, 16, 16)))
+
+
+def test_2d_models_window_in_slice_and_refuse_a_3d_window():
+    from MRtoCTTranslationLib.translator import predict_values
+
+    mr = np.random.default_rng(4).standard_normal((16, 16, 3)).astype(np.float32)
+    old = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [128, 128, 32]}})
+    assert old.window == ()  # a 3-size window on a 2D card predates 2D windows: whole slices
+    new = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [8, 8], "overlap": 0.5}})
+    whole, tiled = (predict_values(m, mr, steps=2, seed=1, bf16=False) for m in (old, new))
+    assert whole.shape == tiled.shape == mr.shape and not np.array_equal(whole, tiled)
+    assert np.array_equal(tiled, predict_values(old, mr, steps=2, seed=1, bf16=False, window=(8, 8), overlap=0.5))
+    with pytest.raises(ValueError, match="needs 2"):
+        predict_values(old, mr, steps=2, window=(8, 8, 8))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import SimpleITK as sitk
 import yaml
@@ -42,7 +43,7 @@ def _card(run: Path) -> dict:
 
 
 @pytest.mark.parametrize("variant", ["diffusion3d", "diffusion2d_v", "pix2pix3d", "random_contrast"])
-def test_training_writes_a_model_that_translates(cohort, tmp_path, variant):
+def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, capsys):
     over: dict = {}
     if variant == "diffusion2d_v":
         over = {"network": {**TINY, "spatial_dims": 2, "prediction": "v"}, "patch_size": [16, 16]}
@@ -56,12 +57,24 @@ def test_training_writes_a_model_that_translates(cohort, tmp_path, variant):
     assert card["architecture"]["kind"] == ("pix2pix" if variant == "pix2pix3d" else "diffusion")
     assert card["input_contrasts"] == (["any"] if variant == "random_contrast" else ["t2w"])
     assert set(card["metrics"]["validation"]) >= {"mae_body_hu", "psnr_body_db", "ssim_body"}
+    patch = yaml.safe_load(cfg.read_text())["patch_size"]  # sampled in windows of the training patch
+    assert card["inference_defaults"]["window"] == patch and card["inference_defaults"]["overlap"] == 0.25
     mr = sitk.ReadImage(next(p for p in cohort.parent.glob("*/mr_t1w.nii.gz")).as_posix())
     out = tmp_path / "sct.nii.gz"
     assert main(["translate", "--input", mr_path(cohort), "--output", str(out), "--model",
                  str(tmp_path / "run" / "model"), "--steps", "2"]) == 0
     sct = sitk.ReadImage(str(out))
     assert sct.GetSize() == sitk.ReadImage(mr_path(cohort)).GetSize() and mr.GetDimension() == 3
+    if variant == "diffusion3d":  # the card's windows are the default; bad windows are named
+        again, args = tmp_path / "again.nii.gz", ["--model", str(tmp_path / "run" / "model"), "--steps", "2"]
+        assert main(["translate", "--input", mr_path(cohort), "--output", str(again), *args,
+                     "--window", *map(str, patch), "--overlap", "0.25"]) == 0
+        assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(again))), sitk.GetArrayFromImage(sct))
+        bad = tmp_path / "bad.nii.gz"
+        for flags, needle in ((["--window", "16", "16"], "needs 3"), (["--overlap", "0.95"], "--overlap")):
+            capsys.readouterr()
+            assert main(["translate", "--input", mr_path(cohort), "--output", str(bad), *args, *flags]) == 2
+            assert needle in capsys.readouterr().err and not bad.exists()
 
 
 def mr_path(cohort: Path) -> str:

@@ -61,8 +61,8 @@ def denoiser_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
     return int(counter.get_total_flops())
 
 
-def whole_spine_child(spacing: float, steps: int) -> None:
-    """Child process: two denoising steps on a C1-S1-sized volume; prints peak RSS in MB."""
+def whole_spine_child(spacing: float, steps: int, window: tuple[int, ...] = (128, 128, 32), overlap: float = 0.25) -> None:
+    """Child process: two denoising steps on a C1-S1-sized volume in the given windows; prints peak RSS in MB."""
     from .diffusion.networks import NetworkConfig, build_network, for_inference
     from .diffusion.schedule import CosineSchedule
     from .intensity import CTMapping, MRMapping
@@ -74,7 +74,7 @@ def whole_spine_child(spacing: float, steps: int) -> None:
     shape = (int(640 / spacing), int(200 / spacing), int(60 / spacing))  # S, P, L: C1-S1, AP, sagittal slab
     mr = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     t0 = time.perf_counter()
-    predict_values(model, mr, steps=steps, window=(128, 128, 32))
+    predict_values(model, mr, steps=steps, window=tuple(window), overlap=overlap)
     print(json.dumps({"shape": shape, "voxels": int(np.prod(shape)), "seconds": time.perf_counter() - t0,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -138,7 +138,13 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print, parts: tuple[s
         grid = model_grid(mr, model.spacing)
         d = model.cfg.divisor
         spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
-        shape = (1, 1, *spatial)
+        # one denoiser evaluation is one inference window of the card (the whole volume if smaller)
+        from .diffusion.sliding import window_starts
+        from .translator import fit_window
+
+        win = tuple(fit_window(model.window, spatial, d)) if model.cfg.spatial_dims == 3 else spatial
+        n_windows = int(np.prod([len(window_starts(s, w, model.overlap)) for s, w in zip(spatial, win, strict=True)]))
+        shape = (1, 1, *win)
 
         if "denoiser" in parts:
             # 1. FLOPs, time per evaluation, efficiency against a plain convolution
@@ -152,7 +158,8 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print, parts: tuple[s
                 res[f"denoiser_{tag}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,
                                           "gflops": flops / per_eval / 1e9, "conv_gflops": conv,
                                           "efficiency": flops / per_eval / 1e9 / conv}
-                out(f"denoiser {tag}: {flops / 1e9:.1f} GFLOP per evaluation on {spatial}, {per_eval:.2f} s "
+                out(f"denoiser {tag}: {flops / 1e9:.1f} GFLOP per evaluation on a {win} window ({n_windows} per "
+                    f"step on {spatial}), {per_eval:.2f} s "
                     f"({flops / per_eval / 1e9:.0f} GFLOP/s); plain Conv3d {conv:.0f} GFLOP/s -> efficiency "
                     f"{flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
 
@@ -186,7 +193,7 @@ def run_bench(model_spec: str | None, steps: int = 20, out=print, parts: tuple[s
     if "spine" in parts:
         # 4. whole spine at 1 mm in a child process
         try:
-            w = _child_json("whole_spine_child", 1.0, 2)
+            w = _child_json("whole_spine_child", 1.0, 2, model.window or (128, 128, 32), model.overlap)
         except RuntimeError as exc:
             out(f"whole-spine run failed: {str(exc)[-500:]}")
         else:

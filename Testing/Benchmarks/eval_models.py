@@ -55,7 +55,8 @@ def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dic
     card = read_card(folder)
     card.setdefault("metrics", {})["held_out"] = {
         "cohort": f"phantom test cohort {manifest.split('/')[-2]}, first {n_cases} cases",
-        "sampling": {"steps": steps, "eta": 0.0, "seed": 0},
+        "sampling": {"steps": steps, "eta": 0.0, "seed": 0,  # and the card's own windows
+                     **{k: v for k, v in (card.get("inference_defaults") or {}).items() if k in ("window", "overlap")}},
         **{k: v for k, v in notes.items() if k == "reference"},
         **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
         **{k: v for k, v in notes.items() if k != "reference"},

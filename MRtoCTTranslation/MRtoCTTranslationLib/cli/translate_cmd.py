@@ -24,6 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=1, help="number of samples to average (default 1)")
     p.add_argument("--uncertainty", default=None, help="write the voxel-wise standard deviation (needs --samples > 1)")
     p.add_argument("--output-iso", default=None, help="also write the synthetic CT on the model's isotropic grid")
+    p.add_argument("--window", type=int, nargs="+", default=None, metavar="N",
+                   help="sliding-window size in voxels, 3 numbers for a 3D model, 2 (in-slice) for a 2D one "
+                   "(default: the model card's, its training patch)")
+    p.add_argument("--overlap", type=float, default=None, help="window overlap in [0, 0.9] (default: the card's)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--fp32", action="store_true", help="no bfloat16 autocast on the CPU (slower, bit-stable)")
     p.set_defaults(run=run)
@@ -44,6 +48,10 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError("--uncertainty needs --samples 2 or more")
     if not 0.0 <= args.eta <= 1.0:
         raise CLIError("--eta must be between 0 and 1")
+    if args.window is not None and min(args.window) < 1:
+        raise CLIError("--window sizes must be at least 1 voxel")
+    if args.overlap is not None and not 0.0 <= args.overlap <= 0.9:
+        raise CLIError("--overlap must be between 0 and 0.9")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             res = translate_image(model, image, args.steps, args.eta, args.seed, args.samples,
-                                  bf16=False if args.fp32 else None, progress=progress, target=args.target)
+                                  window=args.window, overlap=args.overlap, bf16=False if args.fp32 else None, progress=progress, target=args.target)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     write_image(res.sct, args.output)

@@ -63,6 +63,13 @@ def portable_config(cfg: TrainConfig | LatentTrainConfig) -> dict:
     return d
 
 
+def inference_defaults(cfg: TrainConfig) -> dict:
+    """Sampling settings for the card. Windows of the training patch: GroupNorm then sees the extent it
+    was trained on (measured 3-5 HU better than whole-volume windows; overlap 0.5 gains 0.6 HU more for
+    twice the time, README)."""
+    return {"steps": 20, "eta": 0.0, "window": [int(n) for n in cfg.patch_size], "overlap": 0.25}
+
+
 def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict) -> dict:
     contrasts = ["any"] if cfg.contrast != "fixed" else [c.removeprefix("mr_") for c in
                                                          [cfg.input_column, *cfg.extra_input_columns]]
@@ -82,7 +89,7 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
         "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable_config(cfg),
                      "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
         "metrics": metrics,
-        "inference_defaults": {"steps": 20, "eta": 0.0, "window": [128, 128, 32]},
+        "inference_defaults": inference_defaults(cfg),
         "license": cfg.license,
         "citation": CITATIONS[cfg.network.kind],
     }
@@ -109,7 +116,8 @@ def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: 
     """Mean metrics of whole-volume predictions (EMA weights, few DDIM steps) on validation pairs."""
     from ..translator import LoadedModel, predict_values
 
-    model = LoadedModel(Path("."), {}, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
+    card = {"inference_defaults": inference_defaults(cfg)}  # validate as the finished model will sample
+    model = LoadedModel(Path("."), card, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
     rng = np.random.default_rng(0)
     rows = []
     for pair in pairs[: cfg.val_cases]:
