@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             res = translate_image(model, image, args.steps, args.eta, args.seed, args.samples,
-                                  window=args.window, overlap=args.overlap, bf16=False if args.fp32 else None, progress=progress, target=args.target)
+                                  window=args.window, overlap=args.overlap, bf16=False if args.fp32 else None,
+                                  progress=progress, target=args.target)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     write_image(res.sct, args.output)
