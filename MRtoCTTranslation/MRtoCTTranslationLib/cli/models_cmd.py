@@ -37,11 +37,25 @@ def _spacing(e: dict) -> str:
     return f"{s:g} mm" if isinstance(s, (int, float)) else "-"
 
 
+def _headline(m: dict) -> tuple[str, dict]:
+    """The metrics a user should see first: held-out ones (the first input or input->target that has
+    them) before validation ones, before flat top-level numbers."""
+    held = m.get("held_out") if isinstance(m.get("held_out"), dict) else {}
+    for key, sub in held.items():
+        if isinstance(sub, dict) and isinstance(sub.get("mae_body_hu"), (int, float)):
+            return f"held out {key}: ", sub
+    val = m.get("validation")
+    if isinstance(val, dict) and isinstance(val.get("mae_body_hu"), (int, float)):
+        return "validation: ", val
+    return "", m
+
+
 def _metrics(e: dict) -> str:
-    m = e.get("metrics") or {}
+    prefix, m = _headline(e.get("metrics") or {})
     parts = [fmt.format(m[k]) for k, fmt in _MAIN_METRICS if isinstance(m.get(k), (int, float))]
-    if not parts:  # other metric names: show the first few numbers
-        parts = [f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, (int, float))][:3]
+    if parts:
+        return prefix + ", ".join(parts)
+    parts = [f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, (int, float))][:3]  # other names
     return ", ".join(parts) or "-"
 
 
