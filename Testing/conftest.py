@@ -52,3 +52,15 @@ def slicer_standin(mrml_scene: Any) -> Any:
     from headless import slicer_standin as standin
 
     return standin.install()
+
+
+def load_bundled_model(name: str) -> Any:
+    """A bundled model by name, on the CPU; a checkout must have it, so failing to load fails the test
+    loudly (never a skip)."""
+    from MRtoCTTranslationLib.models.registry import resolve
+    from MRtoCTTranslationLib.translator import load_model
+
+    try:
+        return load_model(resolve(name), "cpu")
+    except Exception as exc:
+        pytest.fail(f"bundled model {name} cannot be loaded: {exc}")

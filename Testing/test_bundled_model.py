@@ -6,23 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from conftest import load_bundled_model
 
 from MRtoCTTranslationLib.metrics import body_mask
-from MRtoCTTranslationLib.models.registry import default_model_name, resolve
+from MRtoCTTranslationLib.models.registry import default_model_name
 from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from MRtoCTTranslationLib.translator import load_model, predict_values
-
-try:
-    MODEL = load_model(resolve(default_model_name()), "cpu")
-except Exception as exc:  # the bundled model must exist in a checkout: fail loudly, do not skip
-    MODEL = exc
+from MRtoCTTranslationLib.translator import predict_values
 
 
 @pytest.fixture(scope="module")
 def model():
-    if isinstance(MODEL, Exception):
-        pytest.fail(f"bundled model {default_model_name()} cannot be loaded: {MODEL}")
-    return MODEL
+    return load_bundled_model(default_model_name())
 
 
 @pytest.fixture(scope="module")

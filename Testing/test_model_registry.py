@@ -16,7 +16,15 @@ import torch
 
 from MRtoCTTranslationLib.cli.main import main
 from MRtoCTTranslationLib.models import registry
-from MRtoCTTranslationLib.models.folder import CARD, WEIGHTS, ModelError, load_weights, save_model
+from MRtoCTTranslationLib.models.folder import (
+    CARD,
+    WEIGHTS,
+    ModelError,
+    compact_model,
+    load_weights,
+    read_card,
+    save_model,
+)
 
 
 def make_model(folder: Path, name: str | None = None, seed: int = 0) -> Path:
@@ -144,6 +152,21 @@ def test_corrupted_weights_fail_sha256(tmp_path):
     w.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="SHA256"):
         load_weights(model)
+
+
+def test_compacted_weights_are_half_the_size_checked_and_load_into_float32(tmp_path):
+    folder = make_model(tmp_path / "m")
+    before, size = load_weights(folder), (folder / WEIGHTS).stat().st_size
+    compact_model(folder)
+    card, after = read_card(folder), load_weights(folder)
+    assert card["weights_dtype"] == "float16" and card["name"] == "m" and card["metrics"]["mae_body_hu"] == 55.5
+    assert (folder / WEIGHTS).stat().st_size < 0.6 * size
+    assert all(v.dtype == torch.float16 for v in after.values())
+    net = torch.nn.Module()
+    net.conv = torch.nn.Conv3d(2, 4, 3)
+    net.load_state_dict(after)
+    assert net.conv.weight.dtype == torch.float32
+    assert torch.allclose(net.conv.weight, before["conv.weight"], rtol=1e-3, atol=1e-4)
 
 
 def test_missing_weights(tmp_path):

@@ -196,3 +196,16 @@ def test_model_description_shows_held_out_mr_targets(slicer_standin: Any, tmp_pa
     text = _import("MRtoCTTranslation").MRtoCTTranslationLogic().modelDescription("mr-targets")
     assert "Held-out t2w->T1w: MAE 61 of 1000, PSNR 20.1 dB, SSIM 0.800" in text
     assert "Held-out t2w: MAE" in text
+
+
+def test_bundled_latent_model_description_lists_every_target_and_the_ct_caveat(slicer_standin: Any) -> None:
+    """What the module shows for the shipped multi-target model: every held-out source->target line and
+    the advice to use the CT model for CT."""
+    text = _import("MRtoCTTranslation").MRtoCTTranslationLogic().modelDescription("latent3d-multitarget")
+    for src in ("t1w", "t2w"):
+        for target in ("CT", "T1w", "T2w", "PDw", "STIR"):
+            if target.lower() != src:
+                unit = "HU" if target == "CT" else "of 1000"
+                line = next(x for x in text.splitlines() if x.startswith(f"Held-out {src}->{target}: MAE "))
+                assert unit in line, line
+    assert "use ddim3d-default for synthetic CT" in text

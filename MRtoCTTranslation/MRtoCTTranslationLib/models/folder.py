@@ -46,6 +46,16 @@ def save_model(folder: str | os.PathLike, state: dict[str, torch.Tensor], card: 
     return d
 
 
+def compact_model(folder: str | os.PathLike, dtype: torch.dtype = torch.float16) -> Path:
+    """Rewrite a model's floating-point weights in ``dtype`` (half the size of float32) so that shipped
+    models stay small; loading casts them back to the networks' float32 (``load_state_dict`` copies).
+    The card records ``weights_dtype``; its held-out metrics must be measured on the compacted file."""
+    d = Path(folder)
+    card = read_card(d)
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in load_weights(d, card).items()}
+    return save_model(d, state, {**card, "weights_dtype": str(dtype).removeprefix("torch.")})
+
+
 def read_card(folder: str | os.PathLike) -> dict:
     """The card of a model folder, checked for the fields inference needs."""
     d = Path(folder)
