@@ -54,10 +54,9 @@ def test_one_source_switches_to_target_appropriate_intensities(model, case):
     body = case["body"]
     mod = {m.name: m for m in model.modalities}
     real = {t: mod[t].from_values(mod[t].to_values_and_pad(case["real"][t])[0]) for t in MR_TARGETS}
-    outs = {}
     for target in ("T1w", "PDw", "STIR"):
-        outs[target] = _translate(model, case["mr"], target).astype(np.float32)
-        errors = {t: mae(outs[target], real[t], body) for t in MR_TARGETS}
+        out = _translate(model, case["mr"], target).astype(np.float32)
+        errors = {t: mae(out, real[t], body) for t in MR_TARGETS}
         assert min(errors, key=errors.get) == target, (target, errors)
     sct = _translate(model, case["mr"], "CT").astype(np.float32)
     bone, soft = case["ct"] > 400, body & (case["ct"] > -200) & (case["ct"] < 150)

@@ -21,6 +21,7 @@ import SimpleITK as sitk
 import torch
 from torch.nn import functional as F
 
+from MRtoCTTranslationLib.latent.modalities import MR_UNITS
 from MRtoCTTranslationLib.latent.sampling import sample_target
 from MRtoCTTranslationLib.metrics import body_mask, mae, ssim
 from MRtoCTTranslationLib.models.registry import resolve
@@ -69,19 +70,18 @@ def main() -> None:
             ref = real if m.is_ct else m.from_values(vals)
             xt, _ = tensor(vals, mult)
             target = torch.tensor([i])
-            blur = F.interpolate(F.avg_pool3d(xt, 4), scale_factor=4, mode="trilinear")
             outs = {
                 "autoencoder": nets.autoencoder.decode(nets.autoencoder.encode(xt)[0]),
                 "spade only": nets.autoencoder.decode(nets.spade(mu_s, target)),
-                "blur 4x": blur,
+                "blur 4x": F.interpolate(F.avg_pool3d(xt, 4), scale_factor=4, mode="trilinear"),
+                "sampler": sample_target(nets, xs, target, model.schedule, args.steps, 0.0, 0, False),
             }
-            outs["sampler"] = sample_target(nets, xs, target, model.schedule, args.steps, 0.0, 0, False)
-            rng = 2000.0 if m.is_ct else 1000.0
+            data_range = 2000.0 if m.is_ct else MR_UNITS
             for name, out in outs.items():
                 pred = m.from_values(out[0, 0].float().numpy()[crop])
                 r = rows.setdefault(f"{m.name:5s} {name}", {"mae": [], "ssim": []})
                 r["mae"].append(mae(pred, ref, body))
-                r["ssim"].append(ssim(pred, ref, body, rng))
+                r["ssim"].append(ssim(pred, ref, body, data_range))
         print(f"{row['subject']} done", flush=True)
     print(f"source {src_mod.name}, {args.cases} cases, {args.steps} steps; MAE body (HU for CT, 0..1000 for MR), SSIM")
     for key, r in rows.items():
