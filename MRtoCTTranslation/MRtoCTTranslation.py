@@ -16,6 +16,7 @@ from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
 from MRtoCTTranslationLib.mrml.case_nodes import load_case_nodes
+from MRtoCTTranslationLib.precision import PRECISIONS
 from SpineLandmarkRegistrationLib.markups_io import (
     Landmark,
     LandmarkSet,
@@ -60,8 +61,11 @@ class MRtoCTTranslationParameterNode:
     referenceVolume - optional CT (registered onto the MR) to compare with.
     referenceLabels - optional vertebra label map of the reference, for Dice.
     modelName - a model name (see `mrtoct models`), a model folder or a URL.
-    steps, eta, seed, samples - DDIM sampling: steps, stochasticity, random seed, number of samples.
+    steps, eta, seed, samples - DDIM sampling: steps (0: the model card's default), stochasticity,
+        random seed, number of samples.
     device - auto (CUDA if available, else CPU), cpu or cuda.
+    precision - auto (bf16 where the CPU or GPU computes it natively, fp16 on older GPUs, else fp32),
+        fp32, bf16 or fp16.
     target - output modality: CT, or another one the model offers (latent models: T1w, T2w, ...).
     outputIso - also keep the synthetic CT on the model's isotropic grid.
     segment - also segment the vertebrae of the synthetic CT.
@@ -75,11 +79,12 @@ class MRtoCTTranslationParameterNode:
     referenceVolume: vtkMRMLScalarVolumeNode
     referenceLabels: vtkMRMLLabelMapVolumeNode
     modelName: str = "ddim3d-default"
-    steps: Annotated[int, WithinRange(1, 1000)] = 20
+    steps: Annotated[int, WithinRange(0, 1000)] = 0
     eta: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
     seed: int = 0
     samples: Annotated[int, WithinRange(1, 32)] = 1
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
+    precision: Annotated[str, Choice(list(PRECISIONS))] = "auto"
     target: str = "CT"
     outputIso: bool = False
     segment: bool = True
@@ -138,6 +143,8 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.ui.segmentationMethodComboBox.addItem(method)
         for device in ("auto", "cpu", "cuda"):
             self.ui.deviceComboBox.addItem(device)
+        for precision in PRECISIONS:
+            self.ui.precisionComboBox.addItem(precision)
         self.ui.modelComboBox.connect("currentTextChanged(QString)", self._showModelCard)
         self.ui.loadCaseButton.connect("clicked(bool)", self.onLoadCase)
         self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
@@ -389,9 +396,10 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         case = generate_case(out, "sample", seed, PhantomOptions())["truth"].parent
         return self.loadCase(str(case))
 
-    def process(self, inputVolume, model: str = "", steps: int = 20, eta: float = 0.0, seed: int = 0,
+    def process(self, inputVolume, model: str = "", steps: int | None = None, eta: float = 0.0, seed: int = 0,
                 samples: int = 1, segment: bool = True, target: str = "CT", reference=None, referenceLabels=None, landmarks=None,
-                outputIso: bool = False, device: str = "auto", segmentationMethod: str = "builtin",
+                outputIso: bool = False, device: str = "auto", precision: str = "auto",
+                segmentationMethod: str = "builtin",
                 segmentationWeights: str = "", foregroundOpacity: float = 0.5, waitForCompletion: bool = True,
                 progress=None):
         """Synthetic CT (and vertebra segmentation, uncertainty, metrics) of ``inputVolume`` in new nodes.
@@ -402,13 +410,15 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread,
         or ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
         ``target`` picks the output modality of a model with several (latent models); segmentation
-        and HU metrics are computed for CT only. A cancel or an error leaves the scene as it was.
+        and HU metrics are computed for CT only. ``steps`` None takes the model card's default;
+        ``precision`` auto takes bf16 only where the hardware computes it natively (the log says which).
+        A cancel or an error leaves the scene as it was.
         """
         from MRtoCTTranslationLib.mrml.translation_job import TranslationJob
         from MRtoCTTranslationLib.pipeline import PipelineOptions
 
-        options = PipelineOptions(model=model, steps=steps, eta=eta, seed=seed, samples=samples, device=device,
-                                  target=target or "CT",
+        options = PipelineOptions(model=model, steps=steps, eta=eta, seed=seed, samples=samples,
+                                  device=device, precision=precision or "auto", target=target or "CT",
                                   segment=segment, segmentation_method=segmentationMethod or "builtin",
                                   weights_dir=segmentationWeights or None)
         job = TranslationJob(slicer.mrmlScene, inputVolume, options, landmarks=landmarks, reference=reference,
@@ -421,11 +431,11 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         return job.commit()
 
     def processParameterNode(self, p, waitForCompletion: bool = True, progress=None):
-        """``process`` with the settings of a parameter node (what Apply does)."""
-        return self.process(p.inputVolume, model=p.modelName, steps=p.steps, eta=p.eta, seed=p.seed,
+        """``process`` with the settings of a parameter node (what Apply does; steps 0 is the card's default)."""
+        return self.process(p.inputVolume, model=p.modelName, steps=p.steps or None, eta=p.eta, seed=p.seed,
                             samples=p.samples, segment=p.segment, target=p.target, reference=p.referenceVolume,
                             referenceLabels=p.referenceLabels, landmarks=p.landmarks, outputIso=p.outputIso,
-                            device=p.device, segmentationMethod=p.segmentationMethod,
+                            device=p.device, precision=p.precision, segmentationMethod=p.segmentationMethod,
                             segmentationWeights=p.segmentationWeights, foregroundOpacity=p.foregroundOpacity,
                             waitForCompletion=waitForCompletion, progress=progress)
 

@@ -127,9 +127,9 @@ def test_translate_image_keeps_the_input_geometry_and_is_deterministic():
 
     model, img = _tiny_model(), _mr_image()
     before = sitk.GetArrayFromImage(img).copy()
-    a = translate_image(model, img, steps=3, eta=0.0, seed=5, bf16=False)
-    b = translate_image(model, img, steps=3, eta=0.0, seed=5, bf16=False)
-    c = translate_image(model, img, steps=3, eta=1.0, seed=6, samples=2, bf16=False)
+    a = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32")
+    b = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32")
+    c = translate_image(model, img, steps=3, eta=1.0, seed=6, samples=2, precision="fp32")
     for r in (a, c):
         assert r.sct.GetSize() == img.GetSize() and r.sct.GetOrigin() == img.GetOrigin()
         assert r.sct.GetDirection() == img.GetDirection() and r.sct.GetSpacing() == img.GetSpacing()
@@ -194,7 +194,7 @@ def test_windows_default_to_the_card_and_older_cards_keep_their_behaviour():
     assert trained.window == (8, 8, 8) and trained.overlap == 0.5
 
     def run(m, **kw):
-        return predict_values(m, mr, steps=2, seed=1, bf16=False, **kw)
+        return predict_values(m, mr, steps=2, seed=1, precision="fp32", **kw)
 
     default = run(trained)
     assert np.array_equal(default, run(base, window=(8, 8, 8), overlap=0.5))
@@ -211,8 +211,8 @@ def test_2d_models_window_in_slice_and_refuse_a_3d_window():
     old = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [128, 128, 32]}})
     assert old.window == ()  # a 3-size window on a 2D card predates 2D windows: whole slices
     new = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [8, 8], "overlap": 0.5}})
-    whole, tiled = (predict_values(m, mr, steps=2, seed=1, bf16=False) for m in (old, new))
+    whole, tiled = (predict_values(m, mr, steps=2, seed=1, precision="fp32") for m in (old, new))
     assert whole.shape == tiled.shape == mr.shape and not np.array_equal(whole, tiled)
-    assert np.array_equal(tiled, predict_values(old, mr, steps=2, seed=1, bf16=False, window=(8, 8), overlap=0.5))
+    assert np.array_equal(tiled, predict_values(old, mr, steps=2, seed=1, precision="fp32", window=(8, 8), overlap=0.5))
     with pytest.raises(ValueError, match="needs 2"):
         predict_values(old, mr, steps=2, window=(8, 8, 8))

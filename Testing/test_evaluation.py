@@ -264,7 +264,7 @@ def test_demo_segments_and_scores_the_phantom_and_draws_five_panels(case, tmp_pa
         assert set(scores[name]["dice_strict"]) == set(LEVELS)
         assert scores[name]["mean_dice_strict"] > 0.85 and scores[name]["mean_dice_shift_tolerant"] > 0.85
     ref = sitk.GetArrayFromImage(ct).astype(np.float32)
-    metrics = {"model": "stand-in", "steps": 0, "sct_vs_ideal_ct": image_metrics(pred, ref),
+    metrics = {"model": "stand-in", "steps": 0, "precision": "fp32", "sct_vs_ideal_ct": image_metrics(pred, ref),
                "segmentation": scores}
     png = figure(sitk.Cast(ct, sitk.sitkFloat32), pred, ref, tmp_path / "demo.png", metrics,
                  sitk.GetArrayFromImage(seg))

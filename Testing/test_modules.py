@@ -65,13 +65,19 @@ def test_translation_parameter_node_validates(slicer_standin: Any) -> None:
     mod = _import("MRtoCTTranslation")
     params = mod.MRtoCTTranslationLogic().getParameterNode()
     node = params.parameterNode
-    assert (node.GetParameter("steps"), node.GetParameter("eta"), node.GetParameter("segment")) == ("20", "0.0", "True")
+    # steps 0 is "the model card's default"; precision auto picks what the hardware computes natively
+    assert (node.GetParameter("steps"), node.GetParameter("eta"), node.GetParameter("segment")) == ("0", "0.0", "True")
+    assert params.precision == "auto"
+    params.precision = "fp32"
+    assert node.GetParameter("precision") == "fp32"
+    with pytest.raises(ValueError):
+        params.precision = "fp64"
     params.steps = 1000
     params.eta = 1  # an int is accepted for a float field and stored as one
     params.segment = False
     assert (node.GetParameter("steps"), node.GetParameter("eta"), node.GetParameter("segment")) == ("1000", "1.0", "False")
     assert params.steps == 1000 and params.eta == 1.0 and params.segment is False
-    for field, bad in (("steps", 0), ("steps", 1001), ("samples", 33)):
+    for field, bad in (("steps", -1), ("steps", 1001), ("samples", 33)):
         with pytest.raises(ValueError):
             setattr(params, field, bad)
     assert node.GetParameter("steps") == "1000" and params.samples == 1  # rejected values left no trace

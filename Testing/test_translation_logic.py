@@ -134,4 +134,6 @@ def test_a_failure_leaves_the_scene_as_it_was_and_bad_inputs_are_named(slicer_st
         logic.process(nodes["mr_seg"], steps=1)
     with pytest.raises(ValueError, match="steps"):
         logic.process(nodes["mr_t2w"], steps=0)
+    with pytest.raises(ValueError, match="precision 'fp64' is not one of auto, fp32, bf16, fp16"):
+        logic.process(nodes["mr_t2w"], precision="fp64")
     assert _scene_state(mrml_scene) == state

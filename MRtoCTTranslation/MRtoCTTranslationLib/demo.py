@@ -30,15 +30,18 @@ from .evaluation.dice import segmentation_metrics
 from .metrics import image_metrics
 from .models.registry import default_model_name, resolve
 from .phantom import PhantomOptions, generate_case
+from .precision import Precision, as_precision
 from .segmentation import segment_table, segment_vertebrae
-from .translator import load_model, translate_image
+from .translator import default_steps, load_model, translate_image
 
 log = logging.getLogger(__name__)
 
 
-def run_demo(out: str | Path, seed: int = 7, steps: int = 20, model: str | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Run the demo into ``out``; return the metrics written to ``metrics.json``."""
+def run_demo(out: str | Path, seed: int = 7, steps: int | None = None, model: str | None = None,
+             progress: Callable[[str, int, int], None] | None = None,
+             precision: Precision | str | None = None) -> dict:
+    """Run the demo into ``out``; return the metrics written to ``metrics.json``. Steps default to the
+    model card's, precision to auto."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -62,8 +65,10 @@ def run_demo(out: str | Path, seed: int = 7, steps: int = 20, model: str | None 
 
     s = time.perf_counter()
     loaded = load_model(resolve(model or default_model_name()), "auto")
+    steps = default_steps(loaded) if steps is None else steps
+    prec = as_precision(precision, loaded.device)
     mr = sitk.ReadImage(str(case / "mr_t2w.nii.gz"))
-    res = translate_image(loaded, mr, steps=steps, eta=0.0, seed=0,
+    res = translate_image(loaded, mr, steps=steps, eta=0.0, seed=0, precision=prec,
                           progress=(lambda d, n: progress("translate", d, n)) if progress else None)
     write_image(res.sct, out / "sct.nii.gz")
     write_image(res.sct_iso, out / "sct_iso.nii.gz")
@@ -81,6 +86,7 @@ def run_demo(out: str | Path, seed: int = 7, steps: int = 20, model: str | None 
     metrics = {
         "model": loaded.card["name"],
         "steps": steps,
+        "precision": prec.name,
         "registration": {"mode": "piecewise", "rms_mm": reg.report.rms_mm, "warnings": reg.report.warnings},
         "sct_vs_ideal_ct": image_metrics(pred, ref),
         "sct_vs_registered_ct": image_metrics(pred, sitk.GetArrayFromImage(registered).astype(np.float32)),
@@ -152,7 +158,7 @@ def figure(mr: sitk.Image, pred: np.ndarray, ref: np.ndarray, png: Path, metrics
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.suptitle(f"SpineMRtoCT demo: PSNR {m['psnr_body_db']:.1f} dB, SSIM {m['ssim_body']:.3f} inside the body "
-                 f"({metrics['steps']} DDIM steps)", fontsize=10)
+                 f"({metrics['steps']} DDIM steps, {metrics['precision']})", fontsize=10)
     fig.tight_layout()
     with atomic_output(png) as tmp:
         fig.savefig(tmp, format="png")

@@ -32,11 +32,12 @@ class PipelineOptions:
     """What the user chose in the panel or passed to ``Logic.process``."""
 
     model: str = ""  # a name, folder or URL; empty: the default model
-    steps: int = 20
+    steps: int | None = None  # None: the model card's default
     eta: float = 0.0
     seed: int = 0
     samples: int = 1
     device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision)
     target: str = "CT"  # the output modality; latent models offer several (see the card's targets)
     segment: bool = True
     segmentation_method: str = "builtin"  # builtin | totalsegmentator | a MONAI bundle folder
@@ -44,8 +45,11 @@ class PipelineOptions:
     weights_dir: str | None = None  # weights folder of an optional segmenter (locked-down sites)
 
     def check(self) -> None:
-        if self.steps < 1:
+        from .precision import check_precision
+
+        if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
+        check_precision(self.precision)
         if self.samples < 1:
             raise ValueError(f"samples must be at least 1, got {self.samples}")
         if self.eta < 0:
@@ -91,7 +95,8 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
     check_cancel("translate")
     target = resolve_target(model, options.target)  # an unknown target fails before any work
     res = translate_image(model, mr, steps=options.steps, eta=options.eta, seed=options.seed,
-                          samples=options.samples, progress=lambda d, n: report("translate", d, n),
+                          samples=options.samples, precision=options.precision,
+                          progress=lambda d, n: report("translate", d, n),
                           cancelled=cancelled, target=target)
     timings["translate_s"] = time.perf_counter() - t
     is_ct = target.upper() == "CT"  # bone segmentation and HU metrics only make sense for a CT

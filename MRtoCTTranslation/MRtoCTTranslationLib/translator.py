@@ -26,6 +26,7 @@ from .diffusion.sliding import sliding_apply
 from .intensity import CTMapping, MRMapping
 from .models.folder import ModelError, load_weights, read_card
 from .orientation import canonical, model_grid, pad_to_multiple, to_grid
+from .precision import Precision, as_precision
 
 if TYPE_CHECKING:
     from .latent.loaded import LatentModel
@@ -116,22 +117,28 @@ def fit_window(window: Sequence[int], shape: Sequence[int], divisor: int) -> lis
     return [max(divisor, w - w % divisor) for w in win]
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if not enabled:
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+DEFAULT_STEPS = 20  # for cards that predate inference_defaults.steps
 
 
-def predict_values(model: LoadedModel, mr_values: np.ndarray, steps: int = 20, eta: float = 0.0, seed: int = 0,
-                   window: tuple[int, ...] | None = None, overlap: float | None = None, bf16: bool | None = None,
-                   progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-                   sample_index: int = 0, total_samples: int = 1) -> np.ndarray:
+def default_steps(model: LoadedModel | LatentModel) -> int:
+    """The card's default number of sampling steps: the fewest within 0.3 dB PSNR of 20 steps on held-out
+    cases, as measured by ``Testing/Benchmarks/steps_curve.py`` (the curve is in the card)."""
+    return int((model.card.get("inference_defaults") or {}).get("steps") or DEFAULT_STEPS)
+
+
+def predict_values(model: LoadedModel, mr_values: np.ndarray, steps: int | None = None, eta: float = 0.0,
+                   seed: int = 0, window: tuple[int, ...] | None = None, overlap: float | None = None,
+                   precision: Precision | str | None = None, progress: Progress | None = None,
+                   cancelled: Callable[[], bool] | None = None, sample_index: int = 0,
+                   total_samples: int = 1) -> np.ndarray:
     """Network-value CT for network-value MR on the model grid (one sample).
 
-    ``window`` and ``overlap`` default to the model card's (its training patch for models trained here)."""
+    ``steps`` defaults to the card's, ``window`` and ``overlap`` to the card's (its training patch for
+    models trained here), ``precision`` to auto (``precision.choose_precision``)."""
+    steps = default_steps(model) if steps is None else int(steps)
     window = tuple(model.window if window is None else window)
     overlap = model.overlap if overlap is None else float(overlap)
-    use_bf16 = bf16 if bf16 is not None else model.device.type == "cpu" and torch.backends.mkldnn.is_available()
+    prec = as_precision(precision, model.device)
     if model.cfg.spatial_dims == 2:
         # slice-wise: every sagittal slice (the canonical last axis, left-right) is one batch element
         mr_pad, crop = pad_to_multiple(mr_values, model.cfg.divisor, axes=(0, 1))
@@ -148,7 +155,7 @@ def predict_values(model: LoadedModel, mr_values: np.ndarray, steps: int = 20, e
         return arr[crop]
 
     if model.kind == "pix2pix":
-        with torch.inference_mode(), _autocast(model.device, use_bf16):
+        with torch.inference_mode(), prec.autocast():
             out = sliding_apply(lambda c: model.net(c), cond, win, overlap)
         if progress:
             progress(sample_index + 1, total_samples)
@@ -160,7 +167,7 @@ def predict_values(model: LoadedModel, mr_values: np.ndarray, steps: int = 20, e
     def denoise(x_t: torch.Tensor, t: int) -> torch.Tensor:
         tt = torch.full((x_t.shape[0],), t, device=model.device, dtype=torch.long)
         inputs = torch.cat([x_t, cond], dim=1)
-        with torch.inference_mode(), _autocast(model.device, use_bf16):
+        with torch.inference_mode(), prec.autocast():
             return sliding_apply(lambda w: model.net(w[:, :1], w[:, 1:], tt), inputs, win, overlap)
 
     def step_progress(n: int, total: int) -> None:
@@ -206,19 +213,26 @@ def resolve_target(model: LoadedModel | LatentModel, target: str | None) -> str:
                      f"target {target!r} needs a latent model (kind latent, see mrtoct models)")
 
 
-def translate_image(model: LoadedModel | LatentModel, image: sitk.Image, steps: int = 20, eta: float = 0.0,
-                    seed: int = 0, samples: int = 1, window: tuple[int, ...] | None = None,
-                    overlap: float | None = None, bf16: bool | None = None, progress: Progress | None = None,
-                    cancelled: Callable[[], bool] | None = None, max_voxels: int = 60_000_000,
-                    target: str | None = None) -> TranslationResult:
+def translate_image(model: LoadedModel | LatentModel, image: sitk.Image, steps: int | None = None,
+                    eta: float = 0.0, seed: int = 0, samples: int = 1, window: tuple[int, ...] | None = None,
+                    overlap: float | None = None, precision: Precision | str | None = None,
+                    progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+                    max_voxels: int = 60_000_000, target: str | None = None) -> TranslationResult:
     """Synthetic CT (or, with a latent model, any ``target`` modality) of an MR image, on the input's
-    grid and on the model grid. Windows default to the card's; latent models translate the whole
-    volume at once (no windows)."""
+    grid and on the model grid. Steps and windows default to the card's, precision to auto; latent
+    models translate the whole volume at once (no windows)."""
     t0 = time.perf_counter()
     check_input(image)
     resolve_target(model, target)
     if samples < 1:
         raise ValueError("samples must be at least 1")
+    steps = default_steps(model) if steps is None else int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    prec = as_precision(precision, model.device)
+    log.info("translating with %s, %s", model.card.get("name", model.folder.name),
+             "one pass" if model.kind == "pix2pix" else f"{steps} steps")
+    log.info("%s", prec.describe())
     grid = model_grid(image, model.spacing)
     n_vox = int(np.prod(grid.size))
     if n_vox > max_voxels:
@@ -233,11 +247,12 @@ def translate_image(model: LoadedModel | LatentModel, image: sitk.Image, steps: 
             from .latent.sampling import latent_values
 
             idx = model.target_index(target)
-            v = latent_values(model, mr_values, idx, steps, eta, seed + k, bf16, progress, cancelled, k, samples)
+            v = latent_values(model, mr_values, idx, steps, eta, seed + k, prec, progress, cancelled, k, samples)
             outs.append(model.modalities[idx].from_values(v))
             background = model.modalities[idx].background
             continue
-        v = predict_values(model, mr_values, steps, eta, seed + k, window, overlap, bf16, progress, cancelled, k, samples)
+        v = predict_values(model, mr_values, steps, eta, seed + k, window, overlap, prec, progress, cancelled, k,
+                           samples)
         outs.append(model.ct_map.inverse(v))
     stack = np.stack(outs)
     mean = stack.mean(0)

@@ -74,7 +74,7 @@ def main() -> None:
                 "autoencoder": nets.autoencoder.decode(nets.autoencoder.encode(xt)[0]),
                 "spade only": nets.autoencoder.decode(nets.spade(mu_s, target)),
                 "blur 4x": F.interpolate(F.avg_pool3d(xt, 4), scale_factor=4, mode="trilinear"),
-                "sampler": sample_target(nets, xs, target, model.schedule, args.steps, 0.0, 0, False),
+                "sampler": sample_target(nets, xs, target, model.schedule, args.steps, 0.0, 0, "fp32"),
             }
             data_range = 2000.0 if m.is_ct else MR_UNITS
             for name, out in outs.items():

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .errors import CLIError
+from .precision_option import add_precision_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-resume", action="store_true", help="start over even if out_dir has a checkpoint")
     p.add_argument("--steps", type=int, default=None,
                    help="override the number of training steps (latent configs: of every stage that has steps)")
+    add_precision_option(p, default=None, default_text="the config's precision, auto unless it says otherwise")
     p.set_defaults(run=run)
 
 
@@ -32,7 +34,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = TrainConfig.from_yaml(args.config)
         if args.steps is not None:
+            if args.steps < 1:
+                raise CLIError("--steps must be at least 1")
             cfg.steps = args.steps
+        if args.precision is not None:
+            cfg.precision = args.precision
+        cfg.validate()
         return _train_and_report(train, cfg, args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
@@ -60,6 +67,9 @@ def _run_latent(args: argparse.Namespace) -> int:
             for stage in cfg.stages.values():
                 if stage.steps > 0:
                     stage.steps = args.steps
+        if args.precision is not None:
+            cfg.precision = args.precision
+        cfg.validate()
         return _train_and_report(train_latent, cfg, args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from ..intensity import CTMapping
-from ..training.config import decayed_lr
+from ..training.config import check_keys, check_precision_field, decayed_lr
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality
 
@@ -79,7 +79,7 @@ class LatentTrainConfig:
     checkpoint_every: int = 200
     val_cases: int = 2
     val_sampling_steps: int = 10
-    amp: bool = True  # bf16 autocast on GPU
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision; fp16 with loss scaling)
     seed: int = 0
     init_from: str = ""  # a latent model (name or folder) whose weights start every network
     ct_intensity: dict[str, float] = field(default_factory=dict)  # CTMapping fields, e.g. asinh_hu: 100
@@ -121,12 +121,12 @@ class LatentTrainConfig:
     @classmethod
     def from_dict(cls, raw: dict, where: str = "config") -> LatentTrainConfig:
         raw = dict(raw)
-        _check_keys(cls, raw, where)
+        check_keys(cls, raw, where)
         sub = {"autoencoder": AutoencoderConfig, "spade": SpadeConfig, "unet": UNetConfig, "losses": LossConfig}
         for key, kls in sub.items():
             if key in raw:
                 d = dict(raw[key] or {})
-                _check_keys(kls, d, f"{where}: {key}")
+                check_keys(kls, d, f"{where}: {key}")
                 for name in ("channels", "widths", "attention_levels"):
                     if name in d:
                         d[name] = tuple(d[name])
@@ -141,7 +141,7 @@ class LatentTrainConfig:
             parsed = {}
             for s in STAGES:
                 d = dict(stages.get(s) or {})
-                _check_keys(StageConfig, d, f"{where}: stages.{s}")
+                check_keys(StageConfig, d, f"{where}: stages.{s}")
                 parsed[s] = StageConfig(**d)
             raw["stages"] = parsed
         if "modalities" in raw:
@@ -153,6 +153,7 @@ class LatentTrainConfig:
     def validate(self) -> None:
         if self.kind != KIND:
             raise ValueError(f"kind {self.kind!r}: a latent training config has kind: {KIND}")
+        check_precision_field(self.precision)
         self.architecture().validate()
         bad = [s for s in self.source_keys if s not in self.modalities or s == CT_KEY]
         if bad or not self.source_keys:
@@ -185,13 +186,6 @@ class LatentTrainConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _check_keys(kls: type, d: dict, where: str) -> None:
-    known = {f.name for f in dataclasses.fields(kls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(known)}")
 
 
 def read_yaml(path: Path) -> dict:

@@ -16,6 +16,7 @@ import torch
 from ..diffusion.ddim import ddim_sample
 from ..diffusion.schedule import CosineSchedule
 from ..orientation import pad_to_multiple
+from ..precision import Precision, as_precision
 from .flow import rectified_flow_sample
 from .loaded import LatentModel
 from .networks import LatentNetworks
@@ -23,21 +24,16 @@ from .networks import LatentNetworks
 Progress = Callable[[int, int], None]
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if not enabled:
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
 @torch.inference_mode()
 def sample_target(nets: LatentNetworks, source: torch.Tensor, target: torch.Tensor, schedule: CosineSchedule,
-                  steps: int = 20, eta: float = 0.0, seed: int = 0, bf16: bool = False,
+                  steps: int = 20, eta: float = 0.0, seed: int = 0, precision: Precision | str = "fp32",
                   progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> torch.Tensor:
     """Target-modality network values (B, 1, *S) for source values (B, 1, *S), sizes a multiple of
     ``nets.arch.multiple``; the same seed gives the same output (eta = 0, or eta > 0 on one device)."""
     arch, device = nets.arch, source.device
+    prec = as_precision(precision, device)
     scale = float(arch.latent_scale)
-    with _autocast(device, bf16):
+    with prec.autocast():
         mu, _ = nets.autoencoder.encode(source)
         like = nets.spade(mu, target)
     z_src, z_like = mu.float() * scale, like.float() * scale
@@ -47,29 +43,29 @@ def sample_target(nets: LatentNetworks, source: torch.Tensor, target: torch.Tens
     if arch.unet.prediction == "flow":
         def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
             tt = torch.full((b,), t * arch.unet.train_timesteps, device=device, dtype=torch.float32)
-            with _autocast(device, bf16):
+            with prec.autocast():
                 return nets.unet(x, z_src, z_like, tt, target).float()
 
         z0 = rectified_flow_sample(velocity, noise, steps, progress, cancelled)
     else:
         def denoise(x: torch.Tensor, t: int) -> torch.Tensor:
             tt = torch.full((b,), t, device=device, dtype=torch.long)
-            with _autocast(device, bf16):
+            with prec.autocast():
                 return nets.unet(x, z_src, z_like, tt, target).float()
 
         step_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(int(seed))
         z0 = ddim_sample(denoise, noise, schedule, arch.unet.prediction, steps, eta, step_gen, clip=None,
                          progress=progress, cancelled=cancelled)
-    with _autocast(device, bf16):
+    with prec.autocast():
         return nets.autoencoder.decode(z0 / scale).float()
 
 
 def latent_values(model: LatentModel, mr_values: np.ndarray, target_index: int, steps: int = 20, eta: float = 0.0,
-                  seed: int = 0, bf16: bool | None = None, progress: Progress | None = None,
+                  seed: int = 0, precision: Precision | str | None = None, progress: Progress | None = None,
                   cancelled: Callable[[], bool] | None = None, sample_index: int = 0,
                   total_samples: int = 1) -> np.ndarray:
     """Target network values on the model grid for network-value MR on the model grid (one sample)."""
-    use_bf16 = bf16 if bf16 is not None else model.device.type == "cpu" and torch.backends.mkldnn.is_available()
+    prec = as_precision(precision, model.device)
     padded, crop = pad_to_multiple(mr_values, model.arch.multiple)
     source = torch.from_numpy(np.ascontiguousarray(padded, dtype=np.float32))[None, None].to(model.device)
     target = torch.tensor([target_index], device=model.device, dtype=torch.long)
@@ -78,6 +74,6 @@ def latent_values(model: LatentModel, mr_values: np.ndarray, target_index: int, 
         if progress:
             progress(sample_index * total + n, total_samples * total)
 
-    out = sample_target(model.nets, source, target, model.schedule, steps, eta, seed, use_bf16, step_progress,
+    out = sample_target(model.nets, source, target, model.schedule, steps, eta, seed, prec, step_progress,
                         cancelled)
     return out[0, 0].cpu().numpy()[crop]

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from ..diffusion.pix2pix import lsgan_loss
 from ..diffusion.schedule import CosineSchedule
+from ..precision import backward_step
 from .autoencoder import kl_loss
 from .config import LossConfig
 from .data import PairBatch
@@ -52,7 +53,8 @@ def translation_losses(nets: LatentNetworks, mu_s: torch.Tensor, mu_t: torch.Ten
 
 
 def autoencoder_step(nets: LatentNetworks, disc: nn.Module, batch: PairBatch, cfg: LossConfig, stage_step: int,
-                     opt: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> dict[str, float]:
+                     opt: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                     scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
     """Autoencoder and SPADE generator together; then the discriminator, once it has joined."""
     x = torch.cat([batch.source, batch.target])
     recon, mu, sigma = nets.autoencoder(x)
@@ -70,32 +72,29 @@ def autoencoder_step(nets: LatentNetworks, disc: nn.Module, batch: PairBatch, cf
         adv = lsgan_loss(disc(recon), True)
         loss = loss + cfg.adversarial_weight * adv
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    backward_step(loss, opt, scaler)
     out = {"loss": loss.item(), "recon_l1": rec.item(), "kl": kl.item(), "translate_l1": translate.item(),
            "cycle_l1": cycle.item()}
     if use_adv:
         d_loss = 0.5 * (lsgan_loss(disc(x), True) + lsgan_loss(disc(recon.detach()), False))
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        backward_step(d_loss, opt_d, scaler)
         out |= {"adv_g": adv.item(), "adv_d": d_loss.item()}
     return out
 
 
-def spade_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, opt: torch.optim.Optimizer
-               ) -> dict[str, float]:
+def spade_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, opt: torch.optim.Optimizer,
+               scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
     """SPADE generator only, on cached latents (the autoencoder's parameters are frozen by the caller)."""
     translate, cycle = translation_losses(nets, batch.source, batch.target, batch)
     loss = cfg.translate_weight * translate + cfg.cycle_weight * cycle
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    backward_step(loss, opt, scaler)
     return {"loss": loss.item(), "translate_l1": translate.item(), "cycle_l1": cycle.item()}
 
 
 def diffusion_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, schedule: CosineSchedule, scale: float,
-                   opt: torch.optim.Optimizer) -> dict[str, float]:
+                   opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None) -> dict[str, float]:
     """The UNet's loss on a noised target latent, conditioned on [source, SPADE(source, target)] and the
     target class; latents are multiplied by ``scale`` (unit variance)."""
     with torch.no_grad():
@@ -116,6 +115,5 @@ def diffusion_step(nets: LatentNetworks, batch: PairBatch, cfg: LossConfig, sche
     pred = nets.unet(x_t, z_src, z_like, tt, batch.target_index).float()
     loss = F.mse_loss(pred, want) if cfg.diffusion_loss == "l2" else F.l1_loss(pred, want)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    backward_step(loss, opt, scaler)
     return {"loss": loss.item()}

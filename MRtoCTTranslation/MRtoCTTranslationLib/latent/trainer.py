@@ -23,6 +23,7 @@ import torch
 
 from ..diffusion.schedule import CosineSchedule
 from ..models.folder import save_model
+from ..precision import choose_precision
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.ema import EMA
 from .architecture import LatentArchitecture
@@ -134,7 +135,9 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     rng = np.random.default_rng([cfg.seed, sum(done.values())])  # a resumed run draws new batches and noise
     torch.manual_seed(cfg.seed + sum(done.values()))
     schedule = CosineSchedule(cfg.unet.train_timesteps)
-    use_amp = cfg.amp and device.type == "cuda"
+    prec = choose_precision(cfg.precision, device)
+    log.info("%s", prec.describe())
+    scaler = prec.grad_scaler()
     writer = _writer(out)
     t0 = time.perf_counter()
 
@@ -171,16 +174,16 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
             for name in STAGE_OPTIMIZERS[stage]:
                 for group in opts[name].param_groups:
                     group["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            with prec.autocast():
                 if stage == "autoencoder":
                     batch = draw_batch(train_subjects, mods, cfg.source_keys, sc.batch_size, sc.patch_size, rng,
                                        device)
                     losses = autoencoder_step(nets, disc, batch, cfg.losses, step, opts["autoencoder"],
-                                              opts["discriminator"])
+                                              opts["discriminator"], scaler)
                 else:
                     lb = draw_latent_batch(cache, mods, cfg.source_keys, sc.batch_size, latent_patch, rng, device)
-                    losses = spade_step(nets, lb, cfg.losses, opts["spade"]) if stage == "spade" else \
-                        diffusion_step(nets, lb, cfg.losses, schedule, float(scale), opts["diffusion"])
+                    losses = spade_step(nets, lb, cfg.losses, opts["spade"], scaler) if stage == "spade" else \
+                        diffusion_step(nets, lb, cfg.losses, schedule, float(scale), opts["diffusion"], scaler)
             for part in trainable:
                 emas[part].update(getattr(nets, part))
             done[stage] = step + 1

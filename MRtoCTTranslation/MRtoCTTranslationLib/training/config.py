@@ -12,6 +12,25 @@ import yaml
 from ..diffusion.networks import NetworkConfig
 
 CONTRASTS = ("fixed", "random", "mixed")
+RETIRED_KEYS = {"amp": "precision: auto | fp32 | bf16 | fp16 (auto: bf16 or fp16 where the hardware has it natively)"}
+
+
+def check_keys(kls: type, raw: dict, where: str) -> None:
+    """ValueError naming keys of ``raw`` that ``kls`` does not have (and what replaced a retired one)."""
+    known = {f.name for f in dataclasses.fields(kls)}
+    unknown = sorted(set(raw) - known)
+    for key in unknown:
+        if key in RETIRED_KEYS:
+            raise ValueError(f"{where}: {key!r} was replaced by {RETIRED_KEYS[key]}")
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(known)}")
+
+
+def check_precision_field(precision: str) -> None:
+    """The config's ``precision`` must be one the project knows (``precision.PRECISIONS``)."""
+    from ..precision import check_precision
+
+    check_precision(precision)
 
 
 def decayed_lr(lr: float, steps: int, decay_steps: int, step: int) -> float:
@@ -49,7 +68,7 @@ class TrainConfig:
     val_cases: int = 2
     val_sampling_steps: int = 10
     checkpoint_every: int = 500
-    amp: bool = True  # mixed precision on GPU (bf16 autocast on CPU when supported)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision; fp16 with loss scaling)
     seed: int = 0
     out_dir: str = "runs/model"
     name: str = "model"
@@ -63,10 +82,7 @@ class TrainConfig:
             raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ValueError(f"cannot read training config {p}: {exc}") from exc
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{p}: unknown keys {unknown}; known keys: {sorted(known)}")
+        check_keys(cls, raw, str(p))
         if "network" in raw:
             raw["network"] = NetworkConfig.from_json(raw["network"])
         cfg = cls(**raw)
@@ -89,6 +105,7 @@ class TrainConfig:
             raise ValueError("steps and batch_size must be at least 1 and spacing_mm positive")
         if not 0 <= self.lr_decay_steps <= self.steps:
             raise ValueError(f"lr_decay_steps {self.lr_decay_steps} must be between 0 and steps ({self.steps})")
+        check_precision_field(self.precision)
 
     def lr_at(self, step: int) -> float:
         """Learning rate at ``step`` (``decayed_lr``)."""

@@ -23,6 +23,7 @@ from ..diffusion.schedule import CosineSchedule
 from ..intensity import CTMapping, MRMapping
 from ..metrics import image_metrics
 from ..models.folder import save_model
+from ..precision import backward_step, choose_precision
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
@@ -122,7 +123,7 @@ def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: 
     rows = []
     for pair in pairs[: cfg.val_cases]:
         mr, _ = network_inputs(pair, "fixed", rng, mr_map, ct_map)
-        pred = ct_map.inverse(predict_values(model, mr, steps=cfg.val_sampling_steps, eta=0.0, seed=0, bf16=False))
+        pred = ct_map.inverse(predict_values(model, mr, steps=cfg.val_sampling_steps, eta=0.0, seed=0, precision="fp32"))
         rows.append(image_metrics(pred, pair.ct))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
@@ -170,7 +171,10 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     elif cfg.init_from:
         init_weights(cfg, net, ema.model)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    use_amp = cfg.amp and device.type == "cuda"
+    prec = choose_precision(cfg.precision, device)
+    if rank == 0:
+        log.info("%s", prec.describe())
+    scaler = prec.grad_scaler()
     writer = None
     if rank == 0:
         try:
@@ -202,8 +206,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         for o in optimizers.values():
             for group in o.param_groups:
                 group["lr"] = lr
-        with torch.autocast(device.type, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32,
-                            enabled=use_amp):
+        with prec.autocast():
             if cfg.network.kind == "diffusion":
                 t = torch.randint(0, schedule.num_steps, (mr.shape[0],), device=device)
                 noise = torch.randn_like(ct)
@@ -215,13 +218,11 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                 d_loss = 0.5 * (lsgan_loss(disc(torch.cat([mr, ct], 1)), True)
                                 + lsgan_loss(disc(torch.cat([mr, fake.detach()], 1)), False))
                 opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
+                backward_step(d_loss, opt_d, scaler)
                 loss = lsgan_loss(disc(torch.cat([mr, fake], 1)), True) + \
                     l1_weight * torch.nn.functional.l1_loss(fake, ct)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        backward_step(loss, opt, scaler)
         ema.update(net)
         if rank == 0:
             bar.update(1)
