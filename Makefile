@@ -35,7 +35,8 @@ lint: $(VENV)/.test-installed
 
 test: $(VENV)/.test-installed
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	@$(PY) -c "from MRtoCTTranslationLib.precision import report; print('this machine:', report())"
+	$(PY) -m pytest -q --durations=15
 
 bench: $(VENV)/.runtime-installed
 	$(PY) Testing/Benchmarks/bench_phantom.py

@@ -9,6 +9,9 @@ import torch
 
 from MRtoCTTranslationLib.bench import PARTS, conv_throughput, denoiser_flops, run_bench
 from MRtoCTTranslationLib.cli.main import main
+from MRtoCTTranslationLib.precision import CPUFeatures, Precision
+
+AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")
 
 
 class _OneConv(torch.nn.Module):
@@ -27,20 +30,40 @@ def test_denoiser_flops_counts_a_convolution_exactly():
 
 
 def test_reference_convolution_throughput_is_measured_in_both_precisions():
-    for bf16 in (False, True):
-        g = conv_throughput(channels=8, size=(12, 12, 12), bf16=bf16)
+    for p in (None, Precision("bf16", "cpu", "bf16", True, "test")):
+        g = conv_throughput(channels=8, size=(12, 12, 12), precision=p)
         assert math.isfinite(g) and g > 0.01
 
 
-def test_denoiser_part_reports_flops_time_and_efficiency(capsys):
+def test_denoiser_part_reports_the_cpu_flops_time_and_efficiency(capsys):
     lines: list[str] = []
     res = run_bench("ddim3d-default", parts=("denoiser",), out=lines.append)
-    for tag in ("fp32", "bf16"):
+    feats = CPUFeatures.detect()
+    assert lines[0].startswith(f"CPU: {feats.describe()}") and f"precision {res['precision']} on cpu" in lines[0]
+    measured = ["fp32"] + (["bf16"] if feats.native_bf16 else [])  # this machine's own answer
+    for tag in measured:
         r = res[f"denoiser_{tag}"]
         assert 18 < r["gflop"] < 23  # the bundled 3D denoiser on one 64x64x16 window (its training patch)
         assert r["efficiency"] == r["gflops"] / r["conv_gflops"] and r["seconds_per_eval"] > 0
-    assert "translate_demo_case" not in res and len(lines) == 2 and "goal >= 60 %" in lines[0]
-    assert "(64, 64, 16) window (8 per step on (100, 100, 24))" in lines[0]
+    assert "translate_demo_case" not in res and len(lines) == 3 and "goal >= 60 %" in lines[1]
+    assert "(64, 64, 16) window (8 per step on (100, 100, 24))" in lines[1]
     with pytest.raises(SystemExit):  # argparse names the valid parts
         main(["bench", "--parts", "nothing"])
     assert "invalid choice: 'nothing'" in capsys.readouterr().err and "spine" in PARTS
+
+
+def test_without_native_bf16_the_bench_measures_fp32_only_and_says_why(monkeypatch):
+    monkeypatch.setattr(CPUFeatures, "detect", classmethod(lambda cls: AVX2))
+    lines: list[str] = []
+    res = run_bench("ddim3d-default", parts=("denoiser",), out=lines.append)
+    assert res["precision"] == "fp32" and res["cpu_capability"] == "AVX2" and not res["native_bf16"]
+    assert "denoiser_fp32" in res and "denoiser_bf16" not in res
+    assert lines[1].startswith("denoiser bf16: skipped, not native on this CPU (CPU capability AVX2")
+
+
+def test_parts_that_do_not_fit_the_time_budget_are_skipped():
+    lines: list[str] = []
+    res = run_bench("ddim3d-default", parts=("monai", "spine"), out=lines.append, budget_s=0.5, precision="fp32")
+    assert "monai_recipe" not in res and "whole_spine_1mm" not in res
+    assert lines[1:] == ["plain MONAI recipe: skipped, it does not fit in the time budget",
+                         "whole-spine run: skipped, less than a minute of the time budget left"]

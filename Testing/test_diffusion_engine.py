@@ -159,6 +159,16 @@ def test_translate_refuses_bad_input(bad, needle):
         translate_image(model, img, steps=2)
 
 
+def test_a_model_that_outputs_nan_is_refused_not_written_as_numbers():
+    from MRtoCTTranslationLib.translator import translate_image
+
+    model = _tiny_model(kind="pix2pix")
+    with torch.no_grad():
+        next(model.net.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or infinite values in fp32: its weights do not work on this input"):
+        translate_image(model, _mr_image(), precision="fp32")
+
+
 def test_an_unknown_network_kind_is_named():
     with pytest.raises(ValueError, match="unknown model kind"):
         build_network(NetworkConfig(kind="gan"))

@@ -375,7 +375,9 @@ def test_three_stages_train_and_translate_to_two_targets(cohort, tmp_path, capsy
         assert img.GetDirection() == ref.GetDirection()
         outs[target] = sitk.GetArrayFromImage(img)
     assert not np.array_equal(outs["CT"], outs["t1w"]) and outs["t1w"].min() >= 0
-    assert "synthetic T1w written" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "synthetic T1w written" in said.out and "2 steps, fp32)" in said.out
+    assert "mrtoct translate: precision fp32 on cpu (fp32: CPU capability" in said.err  # --fp32: the older spelling
 
     assert main(["translate", "--input", mr_path, "--output", str(tmp_path / "x.nii.gz"), "--model", str(folder),
                  "--target", "FLAIR"]) == 2

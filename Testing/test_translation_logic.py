@@ -111,13 +111,27 @@ def test_cancel_in_the_middle_leaves_the_scene_as_it_was(slicer_standin, mrml_sc
 
 
 def test_background_job_reports_progress_and_finishes(slicer_standin, mrml_scene, case_dir):
+    import logging
+
+    import MRtoCTTranslation
+
     logic = _logic(slicer_standin)
     nodes = logic.loadCase(str(case_dir))
-    job = logic.process(nodes["mr_t1w"], steps=2, segment=False, waitForCompletion=False)
-    t0 = time.perf_counter()
-    while not job.finished and time.perf_counter() - t0 < 120:
-        time.sleep(0.05)
+    lines: list[str] = []
+    handler = MRtoCTTranslation._ListLogHandler(lines)  # what the panel's log pane shows
+    logging.getLogger("MRtoCTTranslationLib").addHandler(handler)
+    logging.getLogger("MRtoCTTranslationLib").setLevel(logging.INFO)
+    try:
+        job = logic.process(nodes["mr_t1w"], steps=2, segment=False, precision="fp32", waitForCompletion=False)
+        t0 = time.perf_counter()
+        while not job.finished and time.perf_counter() - t0 < 120:
+            time.sleep(0.05)
+    finally:
+        logging.getLogger("MRtoCTTranslationLib").removeHandler(handler)
+        logging.getLogger("MRtoCTTranslationLib").setLevel(logging.NOTSET)
     assert job.state == "finished" and job.fraction == pytest.approx(0.9, abs=0.05)
+    assert any("translating with ddim3d-default, 2 steps" in x for x in lines)
+    assert any("precision fp32 on cpu (fp32: CPU capability" in x for x in lines), lines
     out = job.commit()
     assert out.segmentation is None and out.metrics_table is None and out.uncertainty is None
     assert out.sct.GetName() == f"{nodes['mr_t1w'].GetName()}_sCT"

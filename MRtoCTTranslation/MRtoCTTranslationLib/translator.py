@@ -255,6 +255,9 @@ def translate_image(model: LoadedModel | LatentModel, image: sitk.Image, steps: 
                            samples)
         outs.append(model.ct_map.inverse(v))
     stack = np.stack(outs)
+    if not np.all(np.isfinite(stack)):  # never write NaN as -32768 HU
+        raise ValueError(f"the model produced NaN or infinite values in {prec.name}: " + (
+            "translate again with precision fp32" if prec.reduced else "its weights do not work on this input"))
     mean = stack.mean(0)
     iso = grid.apply_to(sitk.GetImageFromArray(mean.astype(np.float32)))
     ref = sitk.Image(image.GetSize(), sitk.sitkUInt8)
