@@ -16,7 +16,13 @@ import yaml
 
 from MRtoCTTranslationLib.cli.main import main
 from MRtoCTTranslationLib.evaluation.steps import fewest_steps_within
-from MRtoCTTranslationLib.precision import CPUFeatures, Precision, backward_step, check_precision, choose_precision
+from MRtoCTTranslationLib.precision import (
+    CPUFeatures,
+    Precision,
+    backward_step,
+    check_precision,
+    choose_precision,
+)
 
 AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")
 SKYLAKE = CPUFeatures("AVX512", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=True,
