@@ -272,3 +272,17 @@ def test_demo_segments_and_scores_the_phantom_and_draws_five_panels(case, tmp_pa
 
     height, width = mpimg.imread(str(png)).shape[:2]
     assert width > 3.5 * height  # five panels side by side (four would be 16 x 5.2 inches)
+
+
+def test_demo_command_records_its_steps_and_precision(tmp_path, capsys):
+    from MRtoCTTranslationLib.cli.main import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "1", "--precision", "fp32"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["steps"], metrics["precision"], metrics["model"]) == (1, "fp32", "ddim3d-default")
+    assert (out / "demo_figure.png").is_file() and (out / "sct.nii.gz").is_file()
+    said = capsys.readouterr()
+    assert "mrtoct demo: precision fp32 on cpu (fp32: CPU capability" in said.err
+    assert main(["demo", "--out", str(tmp_path / "none"), "--steps", "0"]) == 2
+    assert not (tmp_path / "none").exists()
