@@ -328,6 +328,9 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
                 lines.append(_("Input: {m} ({c}), {s} mm").format(m=entry["input_modality"],
                                                                  c=", ".join(entry.get("input_contrasts") or []),
                                                                  s=entry.get("spacing_mm", "?")))
+            if entry.get("default_steps"):
+                lines.append(_("Default steps: {n} (the fewest within 0.3 dB PSNR of 20 on held-out cases)").format(
+                    n=entry["default_steps"]))
             held_out = (entry.get("metrics") or {}).get("held_out") or {}
             for contrast, values in held_out.items():
                 if isinstance(values, dict) and values.get("mae_body_hu") is not None:

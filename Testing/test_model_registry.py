@@ -290,7 +290,9 @@ def test_list_models_and_cli(env, capsys):
     card = json.loads(card_path.read_text())
     card["metrics"] = {"validation": {"mae_body_hu": 40.0}, "held_out": {
         "cohort": "test", "t2w": {"mae_body_hu": 35.2, "psnr_body_db": 28.3, "ssim_body": 0.923}}}
+    card["inference_defaults"] = {"steps": 6}
     card_path.write_text(json.dumps(card))
     assert main(["models"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mine"))
     assert row.endswith("held out t2w: MAE 35 HU, PSNR 28.3 dB, SSIM 0.923")
+    assert " 2 mm     6      held out" in row  # the STEPS column: the card's default steps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import importlib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -181,6 +182,8 @@ def test_translation_logic_describes_the_bundled_model(slicer_standin: Any) -> N
     assert "ddim3d-default" in names
     text = logic.modelDescription("ddim3d-default")
     assert "Held-out t2w: MAE" in text and "Graf" in text and "2.0 mm" in text
+    steps = json.loads((Path(__file__).parents[1] / "Resources/Models/ddim3d-default/model.json").read_text())["inference_defaults"]["steps"]
+    assert f"Default steps: {steps} (the fewest within 0.3 dB PSNR of 20" in text
     assert "Not in the catalogue" in logic.modelDescription("no-such-model")
 
 

@@ -42,10 +42,12 @@ def _card(run: Path) -> dict:
     return json.loads((run / "model" / "model.json").read_text())
 
 
-@pytest.mark.parametrize("variant", ["diffusion3d", "diffusion2d_v", "pix2pix3d", "random_contrast"])
+@pytest.mark.parametrize("variant", ["diffusion3d", "diffusion2d_v", "pix2pix3d", "random_contrast", "pix2pix_fp16"])
 def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, capsys):
     over: dict = {}
-    if variant == "diffusion2d_v":
+    if variant == "pix2pix_fp16":  # fp16 trains through a loss scaler (emulated on most CPUs: a tiny net)
+        over = {"network": {**TINY, "kind": "pix2pix"}, "precision": "fp16"}
+    elif variant == "diffusion2d_v":
         over = {"network": {**TINY, "spatial_dims": 2, "prediction": "v"}, "patch_size": [16, 16]}
     elif variant == "pix2pix3d":
         over = {"network": {**TINY, "kind": "pix2pix"}}
@@ -54,7 +56,12 @@ def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, caps
     cfg = _config(tmp_path, cohort, **over)
     assert main(["train", "--config", str(cfg)]) == 0
     card = _card(tmp_path / "run")
-    assert card["architecture"]["kind"] == ("pix2pix" if variant == "pix2pix3d" else "diffusion")
+    assert card["architecture"]["kind"] == ("pix2pix" if variant.startswith("pix2pix") else "diffusion")
+    from MRtoCTTranslationLib.precision import choose_precision
+
+    expected = "fp16" if variant == "pix2pix_fp16" else choose_precision("auto", "cpu").name
+    assert card["training"]["precision"] == expected
+    assert f"mrtoct train: precision {expected} on cpu" in capsys.readouterr().err
     assert card["input_contrasts"] == (["any"] if variant == "random_contrast" else ["t2w"])
     assert set(card["metrics"]["validation"]) >= {"mae_body_hu", "psnr_body_db", "ssim_body"}
     patch = yaml.safe_load(cfg.read_text())["patch_size"]  # sampled in windows of the training patch

@@ -37,6 +37,13 @@ def _spacing(e: dict) -> str:
     return f"{s:g} mm" if isinstance(s, (int, float)) else "-"
 
 
+def _steps(e: dict) -> str:
+    """The default sampling steps (one pass for Pix2Pix)."""
+    if e.get("kind") == "pix2pix":
+        return "1 pass"
+    return str(e["default_steps"]) if isinstance(e.get("default_steps"), int) else "-"
+
+
 def _headline(m: dict) -> tuple[str, dict]:
     """The metrics a user should see first: held-out ones (the first input or input->target that has
     them) before validation ones, before flat top-level numbers."""
@@ -60,10 +67,10 @@ def _metrics(e: dict) -> str:
 
 
 def format_table(entries: list[dict], default: str) -> str:
-    rows = [("NAME", "SOURCE", "KIND", "INPUTS", "SPACING", "METRICS")]
+    rows = [("NAME", "SOURCE", "KIND", "INPUTS", "SPACING", "STEPS", "METRICS")]
     for e in entries:
         name = e["name"] + (" *" if e["name"] == default else "")
-        rows.append((name, e["source"], _kind(e), _inputs(e), _spacing(e), _metrics(e)))
+        rows.append((name, e["source"], _kind(e), _inputs(e), _spacing(e), _steps(e), _metrics(e)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     notes = [f"{e['name']} ({e['source']}): {e['error']}" for e in entries if e.get("error")]

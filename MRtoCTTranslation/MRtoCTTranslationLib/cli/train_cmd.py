@@ -47,8 +47,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _train_and_report(train_fn, cfg, args: argparse.Namespace) -> int:
     """Check the config's manifest, train, and say where the model is (both kinds of config)."""
+    import sys
+
+    import torch
+
+    from ..precision import choose_precision, quiet
+
     if not Path(cfg.manifest).is_file():
         raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
+    with quiet():  # the trainer itself warns about an emulated precision
+        prec = choose_precision(cfg.precision, "cuda" if torch.cuda.is_available() else "cpu")
+    print(f"mrtoct train: {prec.describe()}", file=sys.stderr)
     folder = train_fn(cfg, resume=not args.no_resume)
     print(f"model written to {folder}")
     return 0

@@ -214,4 +214,5 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
         writer.close()
     _freeze(nets, ())
     card = latent_card(cfg, cfg.architecture(float(scale or 1.0)), len(train_subjects), {"validation": metrics})
+    card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware
     return save_model(out / "model", nets.state_dict(), card)

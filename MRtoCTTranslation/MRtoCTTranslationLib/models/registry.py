@@ -346,6 +346,7 @@ def card_summary(card: dict) -> dict:
         "output_modality": card.get("output_modality"),
         "targets": targets,
         "spacing_mm": card.get("spacing_mm"),
+        "default_steps": None if kind == "pix2pix" else (card.get("inference_defaults") or {}).get("steps"),
         "metrics": _finite(card.get("metrics") or {}),
         "license": card.get("license"),
         "description": card.get("description", ""),

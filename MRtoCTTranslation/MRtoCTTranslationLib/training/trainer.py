@@ -246,8 +246,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     bar.close()
     folder = out / "model"
     if rank == 0:
-        save_model(folder, ema.model.state_dict(), model_card(cfg, mr_map, ct_map, len(train_pairs),
-                                                               {"validation": metrics}))
+        card = model_card(cfg, mr_map, ct_map, len(train_pairs), {"validation": metrics})
+        card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware
+        save_model(folder, ema.model.state_dict(), card)
         if writer:
             writer.close()
     if world > 1:
