@@ -16,6 +16,13 @@ from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
 from MRtoCTTranslationLib.mrml.case_nodes import load_case_nodes
+from MRtoCTTranslationLib.options import (
+    MAX_SAMPLES,
+    MAX_STEPS,
+    SegmentationOptions,
+    TranslationOptions,
+    options_from_settings,
+)
 from MRtoCTTranslationLib.precision import PRECISIONS
 from SpineLandmarkRegistrationLib.markups_io import (
     Landmark,
@@ -54,42 +61,33 @@ class MRtoCTTranslation(ScriptedLoadableModule):
 
 @parameterNodeWrapper
 class MRtoCTTranslationParameterNode:
-    """Settings of the module, saved with the scene.
+    """Settings of the module, saved with the scene. The translation and segmentation settings carry the
+    names of ``TranslationOptions`` and ``SegmentationOptions`` (their docstrings say what each does).
 
     inputVolume - the MR to translate.
     landmarks - optional MR landmarks (e.g. "L3-body") that seed and name the vertebra segmentation.
     referenceVolume - optional CT (registered onto the MR) to compare with.
     referenceLabels - optional vertebra label map of the reference, for Dice.
-    modelName - a model name (see `mrtoct models`), a model folder or a URL.
-    steps, eta, seed, samples - DDIM sampling: steps (0: the model card's default), stochasticity,
-        random seed, number of samples.
-    device - auto (CUDA if available, else CPU), cpu or cuda.
-    precision - auto (bf16 where the CPU or GPU computes it natively, fp16 on older GPUs, else fp32),
-        fp32, bf16 or fp16.
-    target - output modality: CT, or another one the model offers (latent models: T1w, T2w, ...).
-    outputIso - also keep the synthetic CT on the model's isotropic grid.
-    segment - also segment the vertebrae of the synthetic CT.
-    segmentationMethod - builtin, totalsegmentator or a MONAI bundle folder.
-    segmentationWeights - weights folder of an optional segmenter (for sites without internet).
-    foregroundOpacity - opacity of the synthetic CT over the MR in the slice views.
+    steps - 0 takes the model card's default.
+    foregroundOpacity - opacity of the result over the MR in the slice views.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
     landmarks: vtkMRMLMarkupsFiducialNode
     referenceVolume: vtkMRMLScalarVolumeNode
     referenceLabels: vtkMRMLLabelMapVolumeNode
-    modelName: str = "ddim3d-default"
-    steps: Annotated[int, WithinRange(0, 1000)] = 0
+    model: str = "ddim3d-default"
+    target: str = "CT"
+    steps: Annotated[int, WithinRange(0, MAX_STEPS)] = 0
     eta: Annotated[float, WithinRange(0.0, 1.0)] = 0.0
     seed: int = 0
-    samples: Annotated[int, WithinRange(1, 32)] = 1
+    samples: Annotated[int, WithinRange(1, MAX_SAMPLES)] = 1
     device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     precision: Annotated[str, Choice(list(PRECISIONS))] = "auto"
-    target: str = "CT"
-    outputIso: bool = False
+    output_iso: bool = False
     segment: bool = True
-    segmentationMethod: str = "builtin"
-    segmentationWeights: str = ""
+    segmentation_method: str = "builtin"
+    segmentation_weights: str = ""
     foregroundOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
 
 
@@ -193,7 +191,7 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
             self._checkCanApply()
-            self._showModelCard(self._parameterNode.modelName)
+            self._showModelCard(self._parameterNode.model)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         if self._job is not None:  # running: the button is Cancel
@@ -399,33 +397,26 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         case = generate_case(out, "sample", seed, PhantomOptions())["truth"].parent
         return self.loadCase(str(case))
 
-    def process(self, inputVolume, model: str = "", steps: int | None = None, eta: float = 0.0, seed: int = 0,
-                samples: int = 1, segment: bool = True, target: str = "CT", reference=None, referenceLabels=None, landmarks=None,
-                outputIso: bool = False, device: str = "auto", precision: str = "auto",
-                segmentationMethod: str = "builtin",
-                segmentationWeights: str = "", foregroundOpacity: float = 0.5, waitForCompletion: bool = True,
-                progress=None):
-        """Synthetic CT (and vertebra segmentation, uncertainty, metrics) of ``inputVolume`` in new nodes.
+    def process(self, inputVolume, options: TranslationOptions | None = None,
+                segmentation: SegmentationOptions | None = None, referenceVolume=None, referenceLabels=None,
+                landmarks=None, foregroundOpacity: float = 0.5, waitForCompletion: bool = True, progress=None):
+        """The translation of ``inputVolume`` (and its vertebra segmentation, uncertainty, metrics) in new nodes.
 
-        The input and the other given nodes are only read. With ``waitForCompletion`` (the
-        console default) returns the created nodes (``TranslationNodes``: sct, sct_iso,
-        uncertainty, segmentation, metrics_table, result); otherwise returns a started
-        ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread,
-        or ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
-        ``target`` picks the output modality of a model with several (latent models); segmentation
-        and HU metrics are computed for CT only. ``steps`` None takes the model card's default;
-        ``precision`` auto takes bf16 only where the hardware computes it natively (the log says which).
-        A cancel or an error leaves the scene as it was.
+        ``options`` (``TranslationOptions``: model, target, steps, eta, seed, samples, device, precision,
+        window, overlap, output_iso) and ``segmentation`` (``SegmentationOptions``) default to the
+        defaults: the default model's card steps, precision auto (bf16 only where the hardware computes
+        it natively; the log says which). The input and the other given nodes are only read. With
+        ``waitForCompletion`` (the console default) returns the created nodes (``TranslationNodes``:
+        sct, sct_iso, uncertainty, segmentation, metrics_table, result); otherwise a started
+        ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread, or
+        ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
+        Segmentation and HU metrics are computed for a CT target only. A cancel or an error leaves the
+        scene as it was.
         """
         from MRtoCTTranslationLib.mrml.translation_job import TranslationJob
-        from MRtoCTTranslationLib.pipeline import PipelineOptions
 
-        options = PipelineOptions(model=model, steps=steps, eta=eta, seed=seed, samples=samples,
-                                  device=device, precision=precision or "auto", target=target or "CT",
-                                  segment=segment, segmentation_method=segmentationMethod or "builtin",
-                                  weights_dir=segmentationWeights or None)
-        job = TranslationJob(slicer.mrmlScene, inputVolume, options, landmarks=landmarks, reference=reference,
-                             reference_labels=referenceLabels, output_iso=outputIso,
+        job = TranslationJob(slicer.mrmlScene, inputVolume, options or TranslationOptions(), segmentation,
+                             landmarks=landmarks, reference=referenceVolume, reference_labels=referenceLabels,
                              foreground_opacity=foregroundOpacity, progress=progress)
         if not waitForCompletion:
             job.start()
@@ -434,13 +425,13 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         return job.commit()
 
     def processParameterNode(self, p, waitForCompletion: bool = True, progress=None):
-        """``process`` with the settings of a parameter node (what Apply does; steps 0 is the card's default)."""
-        return self.process(p.inputVolume, model=p.modelName, steps=p.steps or None, eta=p.eta, seed=p.seed,
-                            samples=p.samples, segment=p.segment, target=p.target, reference=p.referenceVolume,
-                            referenceLabels=p.referenceLabels, landmarks=p.landmarks, outputIso=p.outputIso,
-                            device=p.device, precision=p.precision, segmentationMethod=p.segmentationMethod,
-                            segmentationWeights=p.segmentationWeights, foregroundOpacity=p.foregroundOpacity,
-                            waitForCompletion=waitForCompletion, progress=progress)
+        """``process`` with the settings of a parameter node (what Apply does): the node's fields carry the
+        options' own names, so they are read, not copied one by one."""
+        options, segmentation = options_from_settings(p)
+        return self.process(p.inputVolume, options, segmentation, referenceVolume=p.referenceVolume,
+                            referenceLabels=p.referenceLabels, landmarks=p.landmarks,
+                            foregroundOpacity=p.foregroundOpacity, waitForCompletion=waitForCompletion,
+                            progress=progress)
 
 
 #
@@ -499,8 +490,8 @@ class MRtoCTTranslationTest(ScriptedLoadableModuleTest):
             nodes = logic.loadSample(str(folder))
             mr = nodes["mr_t2w"]
             before = slicer.util.arrayFromVolume(mr).copy()
-            out = logic.process(mr, steps=2, reference=nodes["ct_mrworld"], referenceLabels=nodes["ct_mrworld_seg"],
-                                landmarks=nodes["mr_landmarks"])
+            out = logic.process(mr, TranslationOptions(steps=2), referenceVolume=nodes["ct_mrworld"],
+                                referenceLabels=nodes["ct_mrworld_seg"], landmarks=nodes["mr_landmarks"])
             np.testing.assert_array_equal(slicer.util.arrayFromVolume(mr), before)
             self.assertEqual(out.sct.GetImageData().GetDimensions(), mr.GetImageData().GetDimensions())
             self.assertGreater(out.segmentation.GetSegmentation().GetNumberOfSegments(), 0)

@@ -10,6 +10,7 @@ import SimpleITK as sitk
 from conftest import load_bundled_model
 
 from MRtoCTTranslationLib.metrics import body_mask, mae
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
 from MRtoCTTranslationLib.translator import translate_image
 
@@ -39,7 +40,7 @@ def case(tmp_path_factory) -> dict:
 
 
 def _translate(model, mr: sitk.Image, target: str, seed: int = 0) -> np.ndarray:
-    return sitk.GetArrayFromImage(translate_image(model, mr, steps=10, eta=0.0, seed=seed, target=target).sct)
+    return sitk.GetArrayFromImage(translate_image(model, mr, TranslationOptions(steps=10, eta=0.0, seed=seed, target=target)).image)
 
 
 def test_card_lists_at_least_three_targets_with_held_out_metrics(model):
@@ -72,4 +73,4 @@ def test_eta0_is_deterministic_per_seed(model, case):
 
 def test_an_unknown_target_names_the_available_ones(model, case):
     with pytest.raises(ValueError, match="CT, T1w, T2w, PDw, STIR"):
-        translate_image(model, case["mr"], steps=2, target="FLAIR")
+        translate_image(model, case["mr"], TranslationOptions(steps=2, target="FLAIR"))

@@ -10,10 +10,11 @@ from conftest import load_bundled_model
 
 from MRtoCTTranslationLib.metrics import body_mask
 from MRtoCTTranslationLib.models.registry import default_model_name
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from MRtoCTTranslationLib.translator import predict_values
+from MRtoCTTranslationLib.precision import choose_precision
 
-
+FP32 = choose_precision("fp32", "cpu")
 @pytest.fixture(scope="module")
 def model():
     return load_bundled_model(default_model_name())
@@ -44,8 +45,8 @@ def test_card_describes_the_model(model):
 
 def test_translation_is_close_to_the_true_ct_and_deterministic(model, crop):
     mr, ct = crop
-    a = model.ct_map.inverse(predict_values(model, mr, steps=8, eta=0.0, seed=3, precision="fp32"))
-    b = model.ct_map.inverse(predict_values(model, mr, steps=8, eta=0.0, seed=3, precision="fp32"))
+    a = model.ct_map.inverse(model.sample(mr, TranslationOptions(steps=8, eta=0.0, seed=3), 0, FP32))
+    b = model.ct_map.inverse(model.sample(mr, TranslationOptions(steps=8, eta=0.0, seed=3), 0, FP32))
     assert np.array_equal(a, b)
     body = body_mask(ct)
     assert np.abs(a - ct)[body].mean() < 120  # few steps on a crop; held-out metrics are in the card
@@ -53,9 +54,8 @@ def test_translation_is_close_to_the_true_ct_and_deterministic(model, crop):
 
 def test_sliding_window_matches_whole_volume(model, crop):
     mr, _ = crop
-    whole = model.ct_map.inverse(predict_values(model, mr, steps=6, seed=1, window=(48, 48, 16), precision="fp32"))
-    tiled = model.ct_map.inverse(predict_values(model, mr, steps=6, seed=1, window=(32, 32, 16), overlap=0.5,
-                                                precision="fp32"))
+    whole = model.ct_map.inverse(model.sample(mr, TranslationOptions(steps=6, seed=1, window=(48, 48, 16)), 0, FP32))
+    tiled = model.ct_map.inverse(model.sample(mr, TranslationOptions(steps=6, seed=1, window=(32, 32, 16), overlap=0.5), 0, FP32))
     diff = np.abs(whole - tiled)
     # GroupNorm statistics differ between a window and the whole volume, so the two are close, not equal
     assert diff.mean() < 25.0 and np.percentile(diff, 99) < 250.0

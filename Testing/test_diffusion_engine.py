@@ -13,7 +13,10 @@ from MRtoCTTranslationLib.diffusion.networks import NetworkConfig, build_network
 from MRtoCTTranslationLib.diffusion.schedule import PREDICTIONS, CosineSchedule
 from MRtoCTTranslationLib.diffusion.sliding import gaussian_weight, sliding_apply
 from MRtoCTTranslationLib.intensity import CTMapping, MRMapping
+from MRtoCTTranslationLib.options import TranslationOptions
+from MRtoCTTranslationLib.precision import choose_precision
 
+FP32 = choose_precision("fp32", "cpu")
 SCHED = CosineSchedule()
 
 
@@ -100,7 +103,7 @@ def test_intensity_mappings():
 def _tiny_model(prediction: str = "image", kind: str = "diffusion", spatial_dims: int = 3, card: dict | None = None):
     from pathlib import Path
 
-    from MRtoCTTranslationLib.translator import LoadedModel
+    from MRtoCTTranslationLib.image_models import image_model
 
     torch.manual_seed(0)
     cfg = NetworkConfig(kind=kind, spatial_dims=spatial_dims, channels=(4, 8), norm_num_groups=2, prediction=prediction)
@@ -108,7 +111,7 @@ def _tiny_model(prediction: str = "image", kind: str = "diffusion", spatial_dims
     with torch.no_grad():  # MONAI zero-initialises the output layer; give every weight a value
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    return LoadedModel(Path("."), {"input_modality": "MR", **(card or {})}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
+    return image_model(Path("."), {"input_modality": "MR", **(card or {})}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
                        torch.device("cpu"))
 
 
@@ -127,17 +130,17 @@ def test_translate_image_keeps_the_input_geometry_and_is_deterministic():
 
     model, img = _tiny_model(), _mr_image()
     before = sitk.GetArrayFromImage(img).copy()
-    a = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32")
-    b = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32")
-    c = translate_image(model, img, steps=3, eta=1.0, seed=6, samples=2, precision="fp32")
+    a = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=5, precision="fp32"))
+    b = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=5, precision="fp32"))
+    c = translate_image(model, img, TranslationOptions(steps=3, eta=1.0, seed=6, samples=2, precision="fp32"))
     for r in (a, c):
-        assert r.sct.GetSize() == img.GetSize() and r.sct.GetOrigin() == img.GetOrigin()
-        assert r.sct.GetDirection() == img.GetDirection() and r.sct.GetSpacing() == img.GetSpacing()
-        assert r.sct.GetPixelID() == sitk.sitkInt16
-    assert np.array_equal(sitk.GetArrayFromImage(a.sct), sitk.GetArrayFromImage(b.sct))
-    assert not np.array_equal(sitk.GetArrayFromImage(a.sct), sitk.GetArrayFromImage(c.sct))
+        assert r.image.GetSize() == img.GetSize() and r.image.GetOrigin() == img.GetOrigin()
+        assert r.image.GetDirection() == img.GetDirection() and r.image.GetSpacing() == img.GetSpacing()
+        assert r.image.GetPixelID() == sitk.sitkInt16
+    assert np.array_equal(sitk.GetArrayFromImage(a.image), sitk.GetArrayFromImage(b.image))
+    assert not np.array_equal(sitk.GetArrayFromImage(a.image), sitk.GetArrayFromImage(c.image))
     assert c.std is not None and float(sitk.GetArrayFromImage(c.std).max()) > 0 and a.std is None
-    assert a.sct_iso.GetSpacing() == (4.0, 4.0, 4.0)
+    assert a.image_iso.GetSpacing() == (4.0, 4.0, 4.0)
     assert np.array_equal(sitk.GetArrayFromImage(img), before)
 
 
@@ -156,7 +159,7 @@ def test_translate_refuses_bad_input(bad, needle):
             arr[0, 0, 0] = np.nan
         img = sitk.GetImageFromArray(arr)
     with pytest.raises(ValueError, match=needle):
-        translate_image(model, img, steps=2)
+        translate_image(model, img, TranslationOptions(steps=2))
 
 
 def test_a_model_that_outputs_nan_is_refused_not_written_as_numbers():
@@ -166,7 +169,7 @@ def test_a_model_that_outputs_nan_is_refused_not_written_as_numbers():
     with torch.no_grad():
         next(model.net.parameters()).fill_(float("nan"))
     with pytest.raises(ValueError, match="NaN or infinite values in fp32: its weights do not work on this input"):
-        translate_image(model, _mr_image(), precision="fp32")
+        translate_image(model, _mr_image(), TranslationOptions(precision="fp32"))
 
 
 def test_an_unknown_network_kind_is_named():
@@ -196,15 +199,13 @@ def test_channels_last_inference_equals_the_contiguous_network(kind):
 
 
 def test_windows_default_to_the_card_and_older_cards_keep_their_behaviour():
-    from MRtoCTTranslationLib.translator import predict_values
-
     base = _tiny_model()
     mr = np.random.default_rng(3).standard_normal((16, 16, 16)).astype(np.float32)
     trained = _tiny_model(card={"inference_defaults": {"window": [8, 8, 8], "overlap": 0.5}})
     assert trained.window == (8, 8, 8) and trained.overlap == 0.5
 
     def run(m, **kw):
-        return predict_values(m, mr, steps=2, seed=1, precision="fp32", **kw)
+        return m.sample(mr, TranslationOptions(steps=2, seed=1, **kw), 0, FP32)
 
     default = run(trained)
     assert np.array_equal(default, run(base, window=(8, 8, 8), overlap=0.5))
@@ -215,14 +216,12 @@ def test_windows_default_to_the_card_and_older_cards_keep_their_behaviour():
 
 
 def test_2d_models_window_in_slice_and_refuse_a_3d_window():
-    from MRtoCTTranslationLib.translator import predict_values
-
     mr = np.random.default_rng(4).standard_normal((16, 16, 3)).astype(np.float32)
     old = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [128, 128, 32]}})
     assert old.window == ()  # a 3-size window on a 2D card predates 2D windows: whole slices
     new = _tiny_model(spatial_dims=2, card={"inference_defaults": {"window": [8, 8], "overlap": 0.5}})
-    whole, tiled = (predict_values(m, mr, steps=2, seed=1, precision="fp32") for m in (old, new))
+    whole, tiled = (m.sample(mr, TranslationOptions(steps=2, seed=1), 0, FP32) for m in (old, new))
     assert whole.shape == tiled.shape == mr.shape and not np.array_equal(whole, tiled)
-    assert np.array_equal(tiled, predict_values(old, mr, steps=2, seed=1, precision="fp32", window=(8, 8), overlap=0.5))
+    assert np.array_equal(tiled, old.sample(mr, TranslationOptions(steps=2, seed=1, window=(8, 8), overlap=0.5), 0, FP32))
     with pytest.raises(ValueError, match="needs 2"):
-        predict_values(old, mr, steps=2, window=(8, 8, 8))
+        old.sample(mr, TranslationOptions(steps=2, window=(8, 8, 8)), 0, FP32)

@@ -28,6 +28,7 @@ from MRtoCTTranslationLib.latent.flow import rectified_flow_sample
 from MRtoCTTranslationLib.latent.modalities import Modality, find_target
 from MRtoCTTranslationLib.latent.networks import LatentNetworks
 from MRtoCTTranslationLib.latent.spade import SPADEGenerator
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.phantom import PhantomOptions, generate_cohort
 
 MODALITIES = {"ct": "ct_mrworld", "t1w": "mr_t1w", "t2w": "mr_t2w", "pdw": "mr_pdw", "stir": "mr_stir"}
@@ -217,23 +218,23 @@ def test_latent_translation_is_deterministic_and_keeps_the_input_grid(prediction
     from MRtoCTTranslationLib.translator import translate_image
 
     model, img = _latent_model(prediction), _mr_image()
-    a = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32", target="CT")
-    b = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32")
-    c = translate_image(model, img, steps=3, eta=0.0, seed=6, precision="fp32", target="ct")
-    mr = translate_image(model, img, steps=3, eta=0.0, seed=5, precision="fp32", target="t2W")
-    arr = {k: sitk.GetArrayFromImage(r.sct) for k, r in (("a", a), ("b", b), ("c", c), ("mr", mr))}
+    a = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=5, precision="fp32", target="CT"))
+    b = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=5, precision="fp32"))
+    c = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=6, precision="fp32", target="ct"))
+    mr = translate_image(model, img, TranslationOptions(steps=3, eta=0.0, seed=5, precision="fp32", target="t2W"))
+    arr = {k: sitk.GetArrayFromImage(r.image) for k, r in (("a", a), ("b", b), ("c", c), ("mr", mr))}
     for r in (a, mr):
-        assert r.sct.GetSize() == img.GetSize() and r.sct.GetOrigin() == img.GetOrigin()
-        assert r.sct.GetDirection() == img.GetDirection() and r.sct.GetPixelID() == sitk.sitkInt16
+        assert r.image.GetSize() == img.GetSize() and r.image.GetOrigin() == img.GetOrigin()
+        assert r.image.GetDirection() == img.GetDirection() and r.image.GetPixelID() == sitk.sitkInt16
     assert np.array_equal(arr["a"], arr["b"])  # default target is CT; same seed, same output
     assert not np.array_equal(arr["a"], arr["c"])
     assert arr["mr"].min() >= 0 and arr["mr"].max() <= 1000 and arr["a"].min() >= -1024
     if prediction == "v":  # stochastic DDIM differs between seeds, repeats with one
-        d = translate_image(model, img, steps=3, eta=1.0, seed=7, precision="fp32")
-        e = translate_image(model, img, steps=3, eta=1.0, seed=7, precision="fp32")
-        assert np.array_equal(sitk.GetArrayFromImage(d.sct), sitk.GetArrayFromImage(e.sct))
+        d = translate_image(model, img, TranslationOptions(steps=3, eta=1.0, seed=7, precision="fp32"))
+        e = translate_image(model, img, TranslationOptions(steps=3, eta=1.0, seed=7, precision="fp32"))
+        assert np.array_equal(sitk.GetArrayFromImage(d.image), sitk.GetArrayFromImage(e.image))
     with pytest.raises(ValueError, match="CT, T1w, T2w"):
-        translate_image(model, img, steps=2, target="STIR")
+        translate_image(model, img, TranslationOptions(steps=2, target="STIR"))
 
 
 def test_rectified_flow_euler_is_exact_on_straight_paths_and_deterministic():
@@ -465,9 +466,9 @@ def test_logic_translates_to_an_mr_target_in_mrml(cohort, tmp_path, slicer_stand
     mr = nodes["mr_t2w"]
     n_before = mrml_scene.GetNumberOfNodes()
     with pytest.raises(ValueError, match="CT, T1w, T2w, PDw, STIR"):
-        logic.process(mr, model=folder, steps=2, target="FLAIR")
+        logic.process(mr, TranslationOptions(model=folder, steps=2, target="FLAIR"))
     assert mrml_scene.GetNumberOfNodes() == n_before
-    out = logic.process(mr, model=folder, steps=2, target="T1w", reference=nodes["ct_mrworld"])
+    out = logic.process(mr, TranslationOptions(model=folder, steps=2, target="T1w"), referenceVolume=nodes["ct_mrworld"])
     assert out.sct.GetName().endswith("_sT1w") and out.segmentation is None and out.metrics_table is None
     assert out.sct.GetImageData().GetDimensions() == mr.GetImageData().GetDimensions()
     assert slicer.util.arrayFromVolume(out.sct).min() >= 0  # MR units, not HU

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from MRtoCTTranslationLib.diffusion.ddim import Cancelled
+from MRtoCTTranslationLib.options import SegmentationOptions, TranslationOptions
 from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
 from SpineLandmarkRegistrationLib.levels import ID_LEVELS
 
@@ -55,9 +56,9 @@ def test_process_creates_every_output_and_leaves_the_input_alone(slicer_standin,
     before_matrix, before_mtime = _ijk_to_ras(mr), mr.GetMTime()
     stages: list[str] = []
 
-    out = logic.process(mr, steps=2, samples=2, segment=True, reference=nodes["ct_mrworld"],
-                        referenceLabels=nodes["ct_mrworld_seg"], landmarks=nodes["mr_landmarks"], outputIso=True,
-                        progress=lambda stage, done, total: stages.append(stage))
+    out = logic.process(mr, TranslationOptions(steps=2, samples=2, output_iso=True), SegmentationOptions(segment=True),
+                        referenceVolume=nodes["ct_mrworld"], referenceLabels=nodes["ct_mrworld_seg"],
+                        landmarks=nodes["mr_landmarks"], progress=lambda stage, done, total: stages.append(stage))
 
     # the input: same voxels, same geometry, not modified
     np.testing.assert_array_equal(slicer.util.arrayFromVolume(mr), before)
@@ -101,7 +102,7 @@ def test_cancel_in_the_middle_leaves_the_scene_as_it_was(slicer_standin, mrml_sc
             if done >= 2:
                 job_box[0].cancel()
 
-    job = logic.process(nodes["mr_t2w"], steps=10, waitForCompletion=False, progress=progress)
+    job = logic.process(nodes["mr_t2w"], TranslationOptions(steps=10), waitForCompletion=False, progress=progress)
     job_box.append(job)
     assert job.wait(120)
     assert job.state == "cancelled" and max(seen) < 10  # stopped before the last step
@@ -122,7 +123,8 @@ def test_background_job_reports_progress_and_finishes(slicer_standin, mrml_scene
     logging.getLogger("MRtoCTTranslationLib").addHandler(handler)
     logging.getLogger("MRtoCTTranslationLib").setLevel(logging.INFO)
     try:
-        job = logic.process(nodes["mr_t1w"], steps=2, segment=False, precision="fp32", waitForCompletion=False)
+        job = logic.process(nodes["mr_t1w"], TranslationOptions(steps=2, precision="fp32"),
+                            SegmentationOptions(segment=False), waitForCompletion=False)
         t0 = time.perf_counter()
         while not job.finished and time.perf_counter() - t0 < 120:
             time.sleep(0.05)
@@ -130,7 +132,7 @@ def test_background_job_reports_progress_and_finishes(slicer_standin, mrml_scene
         logging.getLogger("MRtoCTTranslationLib").removeHandler(handler)
         logging.getLogger("MRtoCTTranslationLib").setLevel(logging.NOTSET)
     assert job.state == "finished" and job.fraction == pytest.approx(0.9, abs=0.05)
-    assert any("translating with ddim3d-default, 2 steps" in x for x in lines)
+    assert any("translating to CT with ddim3d-default, 2 steps" in x for x in lines)
     assert any("precision fp32 on cpu (fp32: CPU capability" in x for x in lines), lines
     out = job.commit()
     assert out.segmentation is None and out.metrics_table is None and out.uncertainty is None
@@ -142,12 +144,12 @@ def test_a_failure_leaves_the_scene_as_it_was_and_bad_inputs_are_named(slicer_st
     nodes = logic.loadCase(str(case_dir))
     state = _scene_state(mrml_scene)
     with pytest.raises(Exception, match="no-such-model"):
-        logic.process(nodes["mr_t2w"], model="no-such-model", steps=1)
+        logic.process(nodes["mr_t2w"], TranslationOptions(model="no-such-model", steps=1))
     assert _scene_state(mrml_scene) == state
     with pytest.raises(ValueError, match="label map"):
-        logic.process(nodes["mr_seg"], steps=1)
+        logic.process(nodes["mr_seg"], TranslationOptions(steps=1))
     with pytest.raises(ValueError, match="steps"):
-        logic.process(nodes["mr_t2w"], steps=0)
+        logic.process(nodes["mr_t2w"], TranslationOptions(steps=0))
     with pytest.raises(ValueError, match="precision 'fp64' is not one of auto, fp32, bf16, fp16"):
-        logic.process(nodes["mr_t2w"], precision="fp64")
+        logic.process(nodes["mr_t2w"], TranslationOptions(precision="fp64"))
     assert _scene_state(mrml_scene) == state

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .options import TranslationOptions
 from .precision import Precision, choose_precision
 
 FP32 = Precision("fp32", "cpu", "fp32", True, "the reference")
@@ -78,16 +79,17 @@ def whole_spine_child(spacing: float, steps: int, window: tuple[int, ...] = (128
     """Child process: two denoising steps on a C1-S1-sized volume in the given windows; prints peak RSS in MB."""
     from .diffusion.networks import NetworkConfig, build_network, for_inference
     from .diffusion.schedule import CosineSchedule
+    from .image_models import image_model
     from .intensity import CTMapping, MRMapping
-    from .translator import LoadedModel, predict_values
 
     cfg = NetworkConfig(channels=(16, 32, 64))
-    model = LoadedModel(Path("."), {}, cfg, for_inference(build_network(cfg), 3), MRMapping(), CTMapping(), CosineSchedule(),
+    model = image_model(Path("."), {}, cfg, for_inference(build_network(cfg), 3), MRMapping(), CTMapping(), CosineSchedule(),
                         spacing, torch.device("cpu"))
     shape = (int(640 / spacing), int(200 / spacing), int(60 / spacing))  # S, P, L: C1-S1, AP, sagittal slab
     mr = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     t0 = time.perf_counter()
-    predict_values(model, mr, steps=steps, window=tuple(window), overlap=overlap)
+    model.sample(mr, TranslationOptions(steps=steps, window=tuple(window), overlap=overlap), 0,
+                 choose_precision("auto", "cpu"))
     print(json.dumps({"shape": shape, "voxels": int(np.prod(shape)), "seconds": time.perf_counter() - t0,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -105,7 +107,7 @@ def translate_child(mr_path: str, model_spec: str | None, steps: int | None, tar
     mr = sitk.ReadImage(mr_path)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    translate_image(model, mr, steps=steps, eta=0.0, seed=0, target=target, precision=precision)
+    translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0, target=target, precision=precision))
     print(json.dumps({"seconds": time.perf_counter() - t0, "baseline_rss_mb": base,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -141,7 +143,7 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
     from .models.registry import default_model_name, resolve
     from .phantom import PhantomOptions, generate_case
     from .precision import CPUFeatures
-    from .translator import default_steps, load_model
+    from .translator import load_model
 
     start = time.perf_counter()
 
@@ -155,7 +157,7 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
                  "native_bf16": feats.native_bf16, "precision": prec.name}
     out(f"CPU: {feats.describe()}; {torch.get_num_threads()} threads; {prec.describe()}")
     model = load_model(resolve(model_spec or default_model_name()), "cpu")
-    steps = default_steps(model) if steps is None else steps
+    steps = model.default_steps if steps is None else steps
     res["steps"] = steps
     with tempfile.TemporaryDirectory() as tmp:
         case = generate_case(Path(tmp), "bench", 7, PhantomOptions())["truth"].parent
@@ -169,7 +171,7 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
         spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
         # one denoiser evaluation is one inference window of the card (the whole volume if smaller)
         from .diffusion.sliding import window_starts
-        from .translator import fit_window
+        from .image_models import fit_window
 
         win = tuple(fit_window(model.window, spatial, d)) if model.cfg.spatial_dims == 3 else spatial
         n_windows = int(np.prod([len(window_starts(s, w, model.overlap)) for s, w in zip(spatial, win, strict=True)]))

@@ -29,17 +29,16 @@ from SpineLandmarkRegistrationLib.resample import resample
 from .evaluation.dice import segmentation_metrics
 from .metrics import image_metrics
 from .models.registry import default_model_name, resolve
+from .options import TranslationOptions
 from .phantom import PhantomOptions, generate_case
-from .precision import Precision, as_precision
 from .segmentation import segment_table, segment_vertebrae
-from .translator import default_steps, load_model, translate_image
+from .translator import load_model, translate_image
 
 log = logging.getLogger(__name__)
 
 
 def run_demo(out: str | Path, seed: int = 7, steps: int | None = None, model: str | None = None,
-             progress: Callable[[str, int, int], None] | None = None,
-             precision: Precision | str | None = None) -> dict:
+             progress: Callable[[str, int, int], None] | None = None, precision: str = "auto") -> dict:
     """Run the demo into ``out``; return the metrics written to ``metrics.json``. Steps default to the
     model card's, precision to auto."""
     out = Path(out)
@@ -65,16 +64,14 @@ def run_demo(out: str | Path, seed: int = 7, steps: int | None = None, model: st
 
     s = time.perf_counter()
     loaded = load_model(resolve(model or default_model_name()), "auto")
-    steps = default_steps(loaded) if steps is None else steps
-    prec = as_precision(precision, loaded.device)
     mr = sitk.ReadImage(str(case / "mr_t2w.nii.gz"))
-    res = translate_image(loaded, mr, steps=steps, eta=0.0, seed=0, precision=prec,
-                          progress=(lambda d, n: progress("translate", d, n)) if progress else None)
-    write_image(res.sct, out / "sct.nii.gz")
-    write_image(res.sct_iso, out / "sct_iso.nii.gz")
+    options = TranslationOptions(steps=steps, precision=precision)
+    res = translate_image(loaded, mr, options, (lambda d, n: progress("translate", d, n)) if progress else None)
+    write_image(res.image, out / "sct.nii.gz")
+    write_image(res.image_iso, out / "sct_iso.nii.gz")
     tick("translation_s", s)
 
-    pred = sitk.GetArrayFromImage(sitk.Resample(res.sct_iso, ct_mrworld, sitk.Transform(), sitk.sitkLinear, -1024.0,
+    pred = sitk.GetArrayFromImage(sitk.Resample(res.image_iso, ct_mrworld, sitk.Transform(), sitk.sitkLinear, -1024.0,
                                                 sitk.sitkFloat32))
     ref = sitk.GetArrayFromImage(ct_mrworld).astype(np.float32)
 
@@ -85,8 +82,8 @@ def run_demo(out: str | Path, seed: int = 7, steps: int | None = None, model: st
 
     metrics = {
         "model": loaded.card["name"],
-        "steps": steps,
-        "precision": prec.name,
+        "steps": res.steps,
+        "precision": res.precision,
         "registration": {"mode": "piecewise", "rms_mm": reg.report.rms_mm, "warnings": reg.report.warnings},
         "sct_vs_ideal_ct": image_metrics(pred, ref),
         "sct_vs_registered_ct": image_metrics(pred, sitk.GetArrayFromImage(registered).astype(np.float32)),

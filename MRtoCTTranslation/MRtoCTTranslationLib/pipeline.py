@@ -19,7 +19,8 @@ from SpineLandmarkRegistrationLib.markups_io import LandmarkSet
 
 from .diffusion.ddim import Cancelled
 from .models.registry import default_model_name, resolve
-from .translator import load_model, resolve_target, translate_image
+from .options import SegmentationOptions, TranslationOptions
+from .translator import load_model, translate_image
 
 log = logging.getLogger(__name__)
 
@@ -28,38 +29,9 @@ STAGES = ("load", "translate", "segment", "evaluate")
 
 
 @dataclass
-class PipelineOptions:
-    """What the user chose in the panel or passed to ``Logic.process``."""
-
-    model: str = ""  # a name, folder or URL; empty: the default model
-    steps: int | None = None  # None: the model card's default
-    eta: float = 0.0
-    seed: int = 0
-    samples: int = 1
-    device: str = "auto"
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision)
-    target: str = "CT"  # the output modality; latent models offer several (see the card's targets)
-    segment: bool = True
-    segmentation_method: str = "builtin"  # builtin | totalsegmentator | a MONAI bundle folder
-    caudal_level: str = "L5"  # the lowest vertebra in view, for labelling without landmarks
-    weights_dir: str | None = None  # weights folder of an optional segmenter (locked-down sites)
-
-    def check(self) -> None:
-        from .precision import check_precision
-
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
-        check_precision(self.precision)
-        if self.samples < 1:
-            raise ValueError(f"samples must be at least 1, got {self.samples}")
-        if self.eta < 0:
-            raise ValueError(f"eta must not be negative, got {self.eta}")
-
-
-@dataclass
 class PipelineResult:
-    sct: sitk.Image  # on the input's grid, HU
-    sct_iso: sitk.Image  # on the model's isotropic grid
+    image: sitk.Image  # the target modality on the input's grid (HU for CT)
+    image_iso: sitk.Image  # on the model's isotropic grid
     std: sitk.Image | None  # uncertainty on the input's grid when samples > 1
     labels: sitk.Image | None  # vertebra labels (VerSe IDs) on the input's grid
     metrics: dict | None  # evaluation against the reference, when given
@@ -68,15 +40,17 @@ class PipelineResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSet | None = None,
-                 reference: sitk.Image | None = None, reference_labels: sitk.Image | None = None,
-                 progress: StageProgress | None = None, cancelled: Callable[[], bool] | None = None
-                 ) -> PipelineResult:
+def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: SegmentationOptions | None = None,
+                 landmarks: LandmarkSet | None = None, reference: sitk.Image | None = None,
+                 reference_labels: sitk.Image | None = None, progress: StageProgress | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> PipelineResult:
     """Translate, segment and evaluate; raise ``Cancelled`` as soon as ``cancelled()`` is true."""
     from .evaluation import evaluate
     from .segmentation import segment_vertebrae
 
-    options.check()
+    segmentation = segmentation or SegmentationOptions()
+    options.validate()
+    segmentation.validate()
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
 
@@ -93,21 +67,19 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
 
     t = time.perf_counter()
     check_cancel("translate")
-    target = resolve_target(model, options.target)  # an unknown target fails before any work
-    res = translate_image(model, mr, steps=options.steps, eta=options.eta, seed=options.seed,
-                          samples=options.samples, precision=options.precision,
-                          progress=lambda d, n: report("translate", d, n),
-                          cancelled=cancelled, target=target)
+    model.target_name(options.target)  # an unknown target fails before any work
+    res = translate_image(model, mr, options, lambda d, n: report("translate", d, n), cancelled)
     timings["translate_s"] = time.perf_counter() - t
-    is_ct = target.upper() == "CT"  # bone segmentation and HU metrics only make sense for a CT
+    is_ct = res.target == "CT"  # bone segmentation and HU metrics only make sense for a CT
 
     labels = None
-    if options.segment and is_ct:
+    if segmentation.segment and is_ct:
         t = time.perf_counter()
         check_cancel("segment")
         report("segment", 0, 1)
-        labels = segment_vertebrae(res.sct, method=options.segmentation_method, landmarks=landmarks,
-                                   caudal_level=options.caudal_level, weights_dir=options.weights_dir)
+        labels = segment_vertebrae(res.image, method=segmentation.segmentation_method, landmarks=landmarks,
+                                   caudal_level=segmentation.caudal_level,
+                                   weights_dir=segmentation.segmentation_weights)
         report("segment", 1, 1)
         timings["segment_s"] = time.perf_counter() - t
 
@@ -116,9 +88,9 @@ def run_pipeline(mr: sitk.Image, options: PipelineOptions, landmarks: LandmarkSe
         t = time.perf_counter()
         check_cancel("evaluate")
         report("evaluate", 0, 1)
-        metrics = evaluate(res.sct, reference, pred_seg=labels, ref_seg=reference_labels)
+        metrics = evaluate(res.image, reference, pred_seg=labels, ref_seg=reference_labels)
         report("evaluate", 1, 1)
         timings["evaluate_s"] = time.perf_counter() - t
     check_cancel("finish")
     log.info("pipeline done: %s", {k: round(v, 2) for k, v in timings.items()})
-    return PipelineResult(res.sct, res.sct_iso, res.std, labels, metrics, model.card, target, timings)
+    return PipelineResult(res.image, res.image_iso, res.std, labels, metrics, model.card, res.target, timings)

@@ -29,6 +29,7 @@ from MRtoCTTranslationLib.bench import measure_translation
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
 from MRtoCTTranslationLib.metrics import body_mask, image_metrics, mae, psnr, ssim
 from MRtoCTTranslationLib.models.registry import resolve
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.translator import load_model, translate_image
 from SpineLandmarkRegistrationLib.manifest import read_manifest
 
@@ -52,8 +53,8 @@ def baselines(ct: np.ndarray, body: np.ndarray, src_on_ct: np.ndarray, src_modal
 
 
 def translate_on(ref: sitk.Image, model, mr: sitk.Image, steps: int, target: str | None, background: float):
-    res = translate_image(model, mr, steps=steps, eta=0.0, seed=0, target=target)
-    out = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
+    res = translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0, target=target))
+    out = sitk.Resample(res.image_iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
     return sitk.GetArrayFromImage(out)
 
 

@@ -26,6 +26,7 @@ from MRtoCTTranslationLib.evaluation.dice import segmentation_metrics
 from MRtoCTTranslationLib.metrics import image_metrics
 from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import resolve
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.segmentation import segment_vertebrae
 from MRtoCTTranslationLib.training.contrast import random_contrast
 from MRtoCTTranslationLib.translator import load_model, translate_image
@@ -100,8 +101,8 @@ def main() -> None:
             ref = sitk.ReadImage(row["ct_mrworld"])
             rng = np.random.default_rng(zlib.crc32(row["subject"].encode()))  # same contrasts in every run
             for contrast, mr in inputs_for(row, args.random_contrasts, rng).items():
-                res = translate_image(model, mr, steps=args.steps, eta=0.0, seed=0)
-                pred = sitk.Resample(res.sct_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
+                res = translate_image(model, mr, TranslationOptions(steps=args.steps, eta=0.0, seed=0))
+                pred = sitk.Resample(res.image_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
                 m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(ref).astype(np.float32))
                 if args.segment:
                     m |= dice_of(pred, row)

@@ -33,6 +33,7 @@ from MRtoCTTranslationLib.latent.modalities import MR_UNITS
 from MRtoCTTranslationLib.metrics import body_mask, mae, psnr, ssim
 from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import list_models, resolve
+from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import choose_precision
 from MRtoCTTranslationLib.translator import load_model, translate_image
 from SpineLandmarkRegistrationLib.atomic_io import write_json
@@ -71,8 +72,8 @@ def curve_for_case(model, row: dict, src: str, target: str | None, counts: list[
     mr = sitk.ReadImage(row[f"mr_{src}"])
     preds = {}
     for n in sorted(counts, reverse=True):
-        res = translate_image(model, mr, steps=n, eta=0.0, seed=0, precision=prec, target=target)
-        out = sitk.Resample(res.sct_iso, ct_ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
+        res = translate_image(model, mr, TranslationOptions(steps=n, eta=0.0, seed=0, precision=prec, target=target))
+        out = sitk.Resample(res.image_iso, ct_ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
         preds[n] = sitk.GetArrayFromImage(out)
     most = preds[max(counts)]
     rows = {}

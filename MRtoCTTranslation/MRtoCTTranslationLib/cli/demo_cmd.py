@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        metrics = run_demo(args.out, args.seed, args.steps, args.model, progress, precision)
+        metrics = run_demo(args.out, args.seed, args.steps, args.model, progress, precision.requested)
     except (ModelError, ValueError) as exc:
         raise CLIError(str(exc)) from exc
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..options import TranslationOptions
 from .errors import CLIError
 from .inputs import read_image
 from .precision_option import add_precision_option, resolve_precision
@@ -45,18 +46,25 @@ def _check(args: argparse.Namespace) -> None:
             raise CLIError(f"--{flag.replace('_', '-')}: folder {Path(path).parent} does not exist")
         if path and Path(path).resolve() == Path(args.input).resolve():
             raise CLIError(f"--{flag.replace('_', '-')} would overwrite the input: choose another file")
-    if (args.steps is not None and args.steps < 1) or args.samples < 1:
-        raise CLIError("--steps and --samples must be at least 1")
     if args.uncertainty and args.samples < 2:
         raise CLIError("--uncertainty needs --samples 2 or more")
-    if not 0.0 <= args.eta <= 1.0:
-        raise CLIError("--eta must be between 0 and 1")
-    if args.window is not None and min(args.window) < 1:
-        raise CLIError("--window sizes must be at least 1 voxel")
-    if args.overlap is not None and not 0.0 <= args.overlap <= 0.9:
-        raise CLIError("--overlap must be between 0 and 0.9")
     if args.fp32 and args.precision not in ("auto", "fp32"):
         raise CLIError(f"--fp32 contradicts --precision {args.precision}: give one of them")
+
+
+def options_from_args(args: argparse.Namespace) -> TranslationOptions:
+    """The command line's ``TranslationOptions``, validated where every layer validates them (the
+    message names the option: the fields carry the flags' names)."""
+    options = TranslationOptions(model=args.model or "", target=args.target or "CT", steps=args.steps, eta=args.eta,
+                                 seed=args.seed, samples=args.samples, device=args.device,
+                                 precision="fp32" if args.fp32 else args.precision,
+                                 window=tuple(args.window) if args.window else None, overlap=args.overlap,
+                                 output_iso=bool(args.output_iso))
+    try:
+        options.validate()
+    except ValueError as exc:
+        raise CLIError(f"--{exc}") from exc
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,48 +74,41 @@ def run(args: argparse.Namespace) -> int:
 
     from ..models.folder import ModelError
     from ..models.registry import default_model_name, resolve
-    from ..translator import (
-        check_input,
-        default_steps,
-        load_model,
-        resolve_target,
-        translate_image,
-    )
+    from ..translator import check_input, load_model, translate_image
 
     _check(args)
+    options = options_from_args(args)
     image = read_image(args.input, "--input")
     try:
         check_input(image)
-        folder = resolve(args.model or default_model_name(), sha256=args.sha256)
-        model = load_model(folder, args.device)
+        folder = resolve(options.model or default_model_name(), sha256=args.sha256)
+        model = load_model(folder, options.device)
     except (ModelError, ValueError) as exc:
         raise CLIError(str(exc)) from exc
     if model.card.get("input_modality") != "MR":
         raise CLIError(f"model {folder.name} translates {model.card.get('input_modality')} images, not MR: "
                        "choose an MR-to-CT model (mrtoct models)")
     try:
-        target = resolve_target(model, args.target)
+        model.target_name(options.target)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
-    steps = default_steps(model) if args.steps is None else args.steps
-    precision = resolve_precision(args, model.device)  # said once all input is checked, as work begins
-    with tqdm(total=args.samples * (1 if model.kind == "pix2pix" else steps), desc="translating", unit="step") as bar:
+    steps = options.steps or model.default_steps
+    resolve_precision(args, model.device)  # said once all input is checked, as work begins
+    with tqdm(total=options.samples * (steps if model.sampled else 1), desc="translating", unit="step") as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
         try:
-            res = translate_image(model, image, steps, args.eta, args.seed, args.samples,
-                                  window=args.window, overlap=args.overlap, precision=precision,
-                                  progress=progress, target=args.target)
+            res = translate_image(model, image, options, progress)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
-    write_image(res.sct, args.output)
+    write_image(res.image, args.output)
     if args.output_iso:
-        write_image(res.sct_iso, args.output_iso)
+        write_image(res.image_iso, args.output_iso)
     if args.uncertainty and res.std is not None:
         write_image(res.std, args.uncertainty)
-    print(f"synthetic {target} written to {args.output} ({res.seconds:.1f} s, model {folder.name}, "
-          f"{'one pass' if model.kind == 'pix2pix' else f'{steps} steps'}, {precision.name})")
+    print(f"synthetic {res.target} written to {args.output} ({res.seconds:.1f} s, model {folder.name}, "
+          f"{f'{res.steps} steps' if model.sampled else 'one pass'}, {res.precision})")
     return 0

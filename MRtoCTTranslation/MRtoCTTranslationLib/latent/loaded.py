@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..diffusion.networks import for_inference
 from ..diffusion.schedule import CosineSchedule
+from ..image_models import card_steps
 from ..intensity import MRMapping
 from ..models.folder import ModelError, load_weights
+from ..options import TranslationOptions
+from ..orientation import pad_to_multiple
+from ..precision import Precision
 from .architecture import LatentArchitecture
 from .modalities import Modality, find_target
 from .networks import LatentNetworks
@@ -31,6 +37,7 @@ class LatentModel:
     spacing: float
     device: torch.device
     kind: str = "latent"
+    sampled = True
 
     @property
     def target_names(self) -> list[str]:
@@ -39,6 +46,39 @@ class LatentModel:
     def target_index(self, target: str | None) -> int:
         """Index of a target name (case-insensitive; None: CT); ValueError naming the available ones."""
         return find_target(self.modalities, target)
+
+    # the interface every translation model offers (image_models)
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.folder.name)
+
+    @property
+    def default_steps(self) -> int:
+        return card_steps(self.card)
+
+    def target_name(self, target: str | None) -> str:
+        """The display name of a target on the card (case-insensitive; None: CT)."""
+        return self.modalities[self.target_index(target)].name
+
+    def to_output(self, values: np.ndarray, target: str) -> np.ndarray:
+        return self.modalities[self.target_index(target)].from_values(values)
+
+    def background(self, target: str) -> float:
+        return self.modalities[self.target_index(target)].background
+
+    def sample(self, mr_values: np.ndarray, options: TranslationOptions, sample_index: int, precision: Precision,
+               progress: Callable[[int, int], None] | None = None,
+               cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """Target network values on the model grid for network-value MR there (the whole volume at once, as
+        Kim & Park do); seed ``options.seed + sample_index``."""
+        from .sampling import sample_target
+
+        padded, crop = pad_to_multiple(mr_values, self.arch.multiple)
+        source = torch.from_numpy(np.ascontiguousarray(padded, dtype=np.float32))[None, None].to(self.device)
+        target = torch.tensor([self.target_index(options.target)], device=self.device, dtype=torch.long)
+        out = sample_target(self.nets, source, target, self.schedule, options.steps or self.default_steps,
+                            options.eta, int(options.seed) + sample_index, precision, progress, cancelled)
+        return out[0, 0].cpu().numpy()[crop]
 
 
 def modalities_from_card(card: dict) -> list[Modality]:

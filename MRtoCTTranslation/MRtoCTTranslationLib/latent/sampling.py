@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 
 from ..diffusion.ddim import ddim_sample
 from ..diffusion.schedule import CosineSchedule
-from ..orientation import pad_to_multiple
 from ..precision import Precision, as_precision
 from .flow import rectified_flow_sample
-from .loaded import LatentModel
 from .networks import LatentNetworks
 
 Progress = Callable[[int, int], None]
@@ -58,22 +55,3 @@ def sample_target(nets: LatentNetworks, source: torch.Tensor, target: torch.Tens
                          progress=progress, cancelled=cancelled)
     with prec.autocast():
         return nets.autoencoder.decode(z0 / scale).float()
-
-
-def latent_values(model: LatentModel, mr_values: np.ndarray, target_index: int, steps: int = 20, eta: float = 0.0,
-                  seed: int = 0, precision: Precision | str | None = None, progress: Progress | None = None,
-                  cancelled: Callable[[], bool] | None = None, sample_index: int = 0,
-                  total_samples: int = 1) -> np.ndarray:
-    """Target network values on the model grid for network-value MR on the model grid (one sample)."""
-    prec = as_precision(precision, model.device)
-    padded, crop = pad_to_multiple(mr_values, model.arch.multiple)
-    source = torch.from_numpy(np.ascontiguousarray(padded, dtype=np.float32))[None, None].to(model.device)
-    target = torch.tensor([target_index], device=model.device, dtype=torch.long)
-
-    def step_progress(n: int, total: int) -> None:
-        if progress:
-            progress(sample_index * total + n, total_samples * total)
-
-    out = sample_target(model.nets, source, target, model.schedule, steps, eta, seed, prec, step_progress,
-                        cancelled)
-    return out[0, 0].cpu().numpy()[crop]

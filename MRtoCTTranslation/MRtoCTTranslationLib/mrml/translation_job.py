@@ -19,7 +19,8 @@ from SpineLandmarkRegistrationLib.mrml.markups import landmark_set_from_markups_
 from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node_from_image, sitk_image_from_volume_node
 
 from ..diffusion.ddim import Cancelled
-from ..pipeline import PipelineOptions, PipelineResult, StageProgress, run_pipeline
+from ..options import SegmentationOptions, TranslationOptions
+from ..pipeline import PipelineResult, StageProgress, run_pipeline
 from .result_nodes import (
     add_ct_volume,
     add_segmentation_from_labels,
@@ -52,18 +53,21 @@ class TranslationNodes:
 class TranslationJob:
     """One run of the pipeline on MRML inputs. States: ready, running, finished, cancelled, failed."""
 
-    def __init__(self, scene: Any, input_volume: Any, options: PipelineOptions, landmarks: Any = None,
-                 reference: Any = None, reference_labels: Any = None, output_iso: bool = False,
-                 foreground_opacity: float = 0.5, progress: StageProgress | None = None) -> None:
+    def __init__(self, scene: Any, input_volume: Any, options: TranslationOptions,
+                 segmentation: SegmentationOptions | None = None, landmarks: Any = None, reference: Any = None,
+                 reference_labels: Any = None, foreground_opacity: float = 0.5,
+                 progress: StageProgress | None = None) -> None:
         if input_volume is None or not input_volume.IsA("vtkMRMLScalarVolumeNode"):
             raise ValueError("select an input MR volume (a scalar volume node)")
         if input_volume.IsA("vtkMRMLLabelMapVolumeNode"):
             raise ValueError(f"{input_volume.GetName()} is a label map: select the MR image instead")
         if input_volume.GetImageData() is None:
             raise ValueError(f"{input_volume.GetName()} has no image data")
-        options.check()
-        self.scene, self.input_volume, self.options = scene, input_volume, options
-        self.output_iso, self.opacity = output_iso, foreground_opacity
+        segmentation = segmentation or SegmentationOptions()
+        options.validate()
+        segmentation.validate()
+        self.scene, self.input_volume, self.options, self.segmentation = scene, input_volume, options, segmentation
+        self.opacity = foreground_opacity
         self._user_progress = progress
         # read everything now, on the caller's (main) thread; the inputs are only read
         self._mr = sitk_image_from_volume_node(input_volume)
@@ -109,7 +113,7 @@ class TranslationJob:
     def _compute(self) -> None:
         self.state, self.started = "running", time.perf_counter()
         try:
-            self.result = run_pipeline(self._mr, self.options, self._landmarks, self._reference,
+            self.result = run_pipeline(self._mr, self.options, self.segmentation, self._landmarks, self._reference,
                                        self._reference_labels, self._progress, self._cancel.is_set)
             self.state = "finished" if not self._cancel.is_set() else "cancelled"
         except Cancelled as exc:
@@ -148,9 +152,9 @@ class TranslationJob:
             is_ct = res.target.upper() == "CT"
             kind = "sCT" if is_ct else f"s{res.target}"
             add = add_ct_volume if is_ct else add_volume_node_from_image
-            sct = add(scene, res.sct, unique(kind))
+            sct = add(scene, res.image, unique(kind))
             created.append(sct)
-            iso = add(scene, res.sct_iso, unique(f"{kind}_iso")) if self.output_iso else None
+            iso = add(scene, res.image_iso, unique(f"{kind}_iso")) if self.options.output_iso else None
             created += [iso] if iso else []
             std = add_volume_node_from_image(scene, res.std, unique(f"{kind}_uncertainty")) if res.std is not None else None
             created += [std] if std else []

@@ -115,15 +115,18 @@ def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -
 def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: MRMapping, ct_map: CTMapping,
              device: torch.device) -> dict[str, float]:
     """Mean metrics of whole-volume predictions (EMA weights, few DDIM steps) on validation pairs."""
-    from ..translator import LoadedModel, predict_values
+    from ..image_models import image_model
+    from ..options import TranslationOptions
+    from ..precision import choose_precision
 
     card = {"inference_defaults": inference_defaults(cfg)}  # validate as the finished model will sample
-    model = LoadedModel(Path("."), card, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
+    model = image_model(Path("."), card, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
+    options, fp32 = TranslationOptions(steps=cfg.val_sampling_steps), choose_precision("fp32", device)
     rng = np.random.default_rng(0)
     rows = []
     for pair in pairs[: cfg.val_cases]:
         mr, _ = network_inputs(pair, "fixed", rng, mr_map, ct_map)
-        pred = ct_map.inverse(predict_values(model, mr, steps=cfg.val_sampling_steps, eta=0.0, seed=0, precision="fp32"))
+        pred = ct_map.inverse(model.sample(mr, options, 0, fp32))
         rows.append(image_metrics(pred, pair.ct))
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 

@@ -1,0 +1,176 @@
+"""Image-space models that translate MR to CT: the conditional DDIM (Graf et al. 2023) and its
+Pix2Pix baseline (Isola et al., CVPR 2017), in 2D (sagittal slices) or 3D, through sliding windows.
+
+Every model the translator runs, these and ``latent.loaded.LatentModel``, offers one interface:
+``sampled`` (whether it samples in steps), ``default_steps``, ``target_name(target)``, ``sample(mr_values, options,
+sample_index, precision, progress, cancelled)`` on the model grid, ``to_output(values, target)``
+and ``background(target)``; ``translator.translate_image`` needs nothing else and never asks which
+kind of model it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .diffusion.ddim import ddim_sample
+from .diffusion.networks import NetworkConfig
+from .diffusion.schedule import CosineSchedule
+from .diffusion.sliding import sliding_apply
+from .intensity import CTMapping, MRMapping
+from .options import TranslationOptions
+from .orientation import pad_to_multiple
+from .precision import Precision
+
+Progress = Callable[[int, int], None]
+DEFAULT_STEPS = 20  # for cards that predate inference_defaults.steps
+
+
+def fit_window(window: Sequence[int], shape: Sequence[int], divisor: int) -> list[int]:
+    """The window clipped to the (padded) volume and rounded down to what the network can take."""
+    if len(window) != len(shape):
+        raise ValueError(f"window {tuple(window)} has {len(window)} sizes: this model needs {len(shape)}")
+    win = [min(int(w), int(s)) for w, s in zip(window, shape, strict=True)]
+    return [max(divisor, w - w % divisor) for w in win]
+
+
+def card_steps(card: dict) -> int:
+    """The card's default number of sampling steps: the fewest within 0.3 dB PSNR and 0.01 SSIM of 20
+    steps on held-out cases (``Testing/Benchmarks/steps_curve.py``; the curve is in the card)."""
+    return int((card.get("inference_defaults") or {}).get("steps") or DEFAULT_STEPS)
+
+
+@dataclass
+class ImageModel:
+    """What both image-space models share: the network, its grid and intensity mappings, windows."""
+
+    folder: Path
+    card: dict
+    cfg: NetworkConfig
+    net: torch.nn.Module
+    mr_map: MRMapping
+    ct_map: CTMapping
+    schedule: CosineSchedule
+    spacing: float
+    device: torch.device
+
+    @property
+    def kind(self) -> str:
+        return self.cfg.kind
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name") or self.folder.name)
+
+    @property
+    def window(self) -> tuple[int, ...]:
+        """The card's inference window (3D: voxels; 2D: in-slice pixels, () = whole slices).
+
+        Models trained here write their training patch: GroupNorm then sees windows of the size it
+        was trained on, which measured 3-9 HU better than one large window for the bundled 3D models
+        (docs/models.md)."""
+        window = tuple(int(w) for w in self.card.get("inference_defaults", {}).get("window") or ())
+        if len(window) == self.cfg.spatial_dims:
+            return window
+        return (128, 128, 32) if self.cfg.spatial_dims == 3 else ()  # cards written before windows matched
+
+    @property
+    def overlap(self) -> float:
+        """The card's window overlap (0.25 for cards written before it was recorded)."""
+        return float(self.card.get("inference_defaults", {}).get("overlap", 0.25))
+
+    @property
+    def default_steps(self) -> int:
+        return card_steps(self.card)
+
+    sampled = True  # samples in steps (progress: one unit a step); False: one pass
+
+    def target_name(self, target: str | None) -> str:
+        """"CT" (the only output of an image-space model); ValueError for any other target."""
+        if target is None or not str(target).strip() or str(target).strip().lower() == "ct":
+            return "CT"
+        raise ValueError(f"model {self.name!r} ({self.kind}) translates MR to CT only: target {target!r} needs a "
+                         "latent model (kind latent, see mrtoct models)")
+
+    def to_output(self, values: np.ndarray, target: str) -> np.ndarray:
+        return self.ct_map.inverse(values)
+
+    def background(self, target: str) -> float:
+        return -1024.0
+
+    def _layout(self, mr_values: np.ndarray, options: TranslationOptions):
+        """The condition tensor, the fitted window, the overlap and a function taking an output tensor back
+        to a volume. 2D models see every sagittal slice (the canonical last axis) as one batch element."""
+        window = tuple(self.window if options.window is None else options.window)
+        overlap = self.overlap if options.overlap is None else float(options.overlap)
+        if self.cfg.spatial_dims == 2:
+            mr_pad, crop = pad_to_multiple(mr_values, self.cfg.divisor, axes=(0, 1))
+            cond = torch.from_numpy(np.ascontiguousarray(np.moveaxis(mr_pad, -1, 0)))[:, None].to(self.device)
+            win = fit_window(window or cond.shape[2:], cond.shape[2:], self.cfg.divisor)
+        else:
+            mr_pad, crop = pad_to_multiple(mr_values, self.cfg.divisor)
+            cond = torch.from_numpy(mr_pad)[None, None].to(self.device)
+            win = fit_window(window, mr_pad.shape, self.cfg.divisor)
+
+        def volume(out: torch.Tensor) -> np.ndarray:
+            arr = out[:, 0].float().cpu().numpy()
+            arr = np.moveaxis(arr, 0, -1) if self.cfg.spatial_dims == 2 else arr[0]
+            return arr[crop]
+
+        return cond, win, overlap, volume
+
+
+class DiffusionModel(ImageModel):
+    """Conditional DDIM: the MR concatenated to the noisy CT, denoised window by window at every step."""
+
+    def sample(self, mr_values: np.ndarray, options: TranslationOptions, sample_index: int, precision: Precision,
+               progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """Network-value CT for network-value MR on the model grid; seed ``options.seed + sample_index``."""
+        steps = options.steps or self.default_steps
+        cond, win, overlap, volume = self._layout(mr_values, options)
+        gen = torch.Generator(device="cpu").manual_seed(int(options.seed) + sample_index)
+        noise = torch.randn(cond.shape, generator=gen).to(self.device)
+
+        def denoise(x_t: torch.Tensor, t: int) -> torch.Tensor:
+            tt = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
+            inputs = torch.cat([x_t, cond], dim=1)
+            with torch.inference_mode(), precision.autocast():
+                return sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], tt), inputs, win, overlap)
+
+        x0 = ddim_sample(denoise, noise, self.schedule, self.cfg.prediction, steps, options.eta, gen,
+                         clip=self.ct_map.valid_range, progress=progress, cancelled=cancelled)
+        return volume(x0)
+
+
+class Pix2PixModel(ImageModel):
+    """A generator that maps MR to CT in one pass (no steps, no noise)."""
+
+    sampled = False
+
+    @property
+    def default_steps(self) -> int:
+        return 1
+
+    def sample(self, mr_values: np.ndarray, options: TranslationOptions, sample_index: int, precision: Precision,
+               progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        cond, win, overlap, volume = self._layout(mr_values, options)
+        with torch.inference_mode(), precision.autocast():
+            out = sliding_apply(lambda c: self.net(c), cond, win, overlap)
+        if progress:
+            progress(1, 1)
+        return volume(out)
+
+
+KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel}
+
+
+def image_model(folder: Path, card: dict, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,
+                ct_map: CTMapping, schedule: CosineSchedule, spacing: float, device: torch.device) -> ImageModel:
+    """The model class of the network's kind around a built network."""
+    if cfg.kind not in KINDS:
+        raise ValueError(f"unknown model kind {cfg.kind!r}: one of {sorted(KINDS)}")
+    return KINDS[cfg.kind](folder, card, cfg, net, mr_map, ct_map, schedule, spacing, device)
