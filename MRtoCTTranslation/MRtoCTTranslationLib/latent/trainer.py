@@ -124,16 +124,19 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     done = dict.fromkeys(STAGES, 0)
     scale: float | None = None
     metrics: dict = {}
+    rng = np.random.default_rng([cfg.seed, 0])
+    torch.manual_seed(cfg.seed)
     if resume and (ckpt / "checkpoint.json").exists():
         meta = _read_meta(ckpt)
-        load_checkpoint(ckpt, modules, opts)
+        load_checkpoint(ckpt, modules, opts, rng)  # with the random state: the same streams continue
         done.update(meta.get("stage_steps") or {})
         scale, metrics = meta.get("latent_scale"), meta.get("metrics") or {}
+        if "numpy_rng" not in meta:  # written without its random state: new streams for the rest
+            rng = np.random.default_rng([cfg.seed, sum(done.values())])
+            torch.manual_seed(cfg.seed + sum(done.values()))
         log.info("resumed from %s at %s", ckpt, done)
     elif cfg.init_from:
         scale = _init_from(cfg, nets, emas)
-    rng = np.random.default_rng([cfg.seed, sum(done.values())])  # a resumed run draws new batches and noise
-    torch.manual_seed(cfg.seed + sum(done.values()))
     schedule = CosineSchedule(cfg.unet.train_timesteps)
     prec = choose_precision(cfg.precision, device)
     log.info("%s", prec.describe())
@@ -144,7 +147,7 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     def checkpoint() -> None:
         save_checkpoint(ckpt, modules, opts, sum(done.values()),
                         {"kind": KIND, "stage_steps": done, "latent_scale": scale, "metrics": metrics,
-                         "config": cfg.to_json()})
+                         "config": cfg.to_json()}, rng)
 
     cache: list[LatentSubject] | None = None
     max_patch = [max(st[s].patch_size[i] for s in ("spade", "diffusion")) for i in range(3)]

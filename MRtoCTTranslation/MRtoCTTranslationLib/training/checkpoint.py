@@ -2,7 +2,9 @@
 
 Every named module is stored as ``module.<name>.<key>``; every named optimizer's state is
 flattened to ``optim.<name>.<param index>.<key>`` tensors plus JSON scalars, so resuming restores
-Adam's moments exactly (the Pix2Pix discriminator and its optimizer included).
+Adam's moments exactly (the Pix2Pix discriminator and its optimizer included). The random state
+(the batch sampler's numpy generator as JSON, torch's CPU generator as a tensor) is stored too, so
+a resumed single-process run draws the batches and noise the uninterrupted run would have drawn.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -18,7 +21,8 @@ from SpineLandmarkRegistrationLib.atomic_io import atomic_output, write_json
 
 
 def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer], step: int, extra: dict) -> Path:
+                    optimizers: dict[str, torch.optim.Optimizer], step: int, extra: dict,
+                    rng: np.random.Generator | None = None) -> Path:
     d = Path(path)
     d.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
@@ -34,15 +38,20 @@ def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module]
                     tensors[f"optim.{name}.{idx}.{key}"] = val
                 else:
                     scalars[name]["state"].setdefault(str(idx), {})[key] = val
+    random_state = {}
+    if rng is not None:
+        tensors["rng.torch"] = torch.get_rng_state()
+        random_state = {"numpy_rng": rng.bit_generator.state}
     with atomic_output(d / "checkpoint.safetensors") as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    write_json(d / "checkpoint.json", {"step": step, "optimizers": scalars, **extra})
+    write_json(d / "checkpoint.json", {"step": step, "optimizers": scalars, **random_state, **extra})
     return d
 
 
 def load_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module],
-                    optimizers: dict[str, torch.optim.Optimizer]) -> int:
-    """Restore a checkpoint in place; return the step to continue from."""
+                    optimizers: dict[str, torch.optim.Optimizer], rng: np.random.Generator | None = None) -> int:
+    """Restore a checkpoint in place (and the random state into ``rng`` and torch, when both were saved);
+    return the step to continue from."""
     d = Path(path)
     tensors = load_file(str(d / "checkpoint.safetensors"))
     meta = json.loads((d / "checkpoint.json").read_text())
@@ -63,4 +72,7 @@ def load_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module]
         for idx, st in saved["state"].items():
             state.setdefault(int(idx), {}).update(st)
         optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+    if rng is not None and "numpy_rng" in meta and "rng.torch" in tensors:
+        rng.bit_generator.state = meta["numpy_rng"]
+        torch.set_rng_state(tensors["rng.torch"])
     return int(meta["step"])

@@ -168,8 +168,9 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     ckpt = out / "checkpoint"
     modules = {"net": net, "ema": ema.model} | ({"disc": disc} if gan else {})
     optimizers = {"opt": opt} | ({"opt_d": opt_d} if gan else {})
+    own_rng = rng if world == 1 else None  # one process: a resumed run continues the same random streams
     if resume and (ckpt / "checkpoint.json").exists():
-        start = load_checkpoint(ckpt, modules, optimizers)
+        start = load_checkpoint(ckpt, modules, optimizers, own_rng)
         log.info("resumed from %s at step %d", ckpt, start)
     elif cfg.init_from:
         init_weights(cfg, net, ema.model)
@@ -245,7 +246,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                 with open(out / "log.jsonl", "a") as f:
                     f.write(json.dumps({"step": step + 1, "val": metrics}) + "\n")
             if (step + 1) % cfg.checkpoint_every == 0 or last:
-                save_checkpoint(ckpt, modules, optimizers, step + 1, {"config": cfg.to_json()})
+                save_checkpoint(ckpt, modules, optimizers, step + 1, {"config": cfg.to_json()}, own_rng)
     bar.close()
     folder = out / "model"
     if rank == 0:
