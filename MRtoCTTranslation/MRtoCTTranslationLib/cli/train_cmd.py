@@ -22,63 +22,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """A ``kind: latent`` config trains the three-stage latent model (one process); any other the
+    image-space diffusion or Pix2Pix model (one process, or several under torchrun)."""
+    import sys
+
+    import torch
+
+    from ..latent.config import LatentTrainConfig, is_latent_config
+    from ..latent.trainer import train_latent
+    from ..precision import choose_precision, quiet
     from ..training.config import TrainConfig
     from ..training.trainer import train
 
     if not Path(args.config).is_file():
         raise CLIError(f"--config {args.config} does not exist")
-    from ..latent.config import is_latent_config
-
-    if is_latent_config(args.config):
-        return _run_latent(args)
+    config_cls, train_fn = (LatentTrainConfig, train_latent) if is_latent_config(args.config) else (TrainConfig, train)
     try:
-        cfg = TrainConfig.from_yaml(args.config)
+        cfg = config_cls.from_yaml(args.config)
         if args.steps is not None:
-            if args.steps < 1:
-                raise CLIError("--steps must be at least 1")
-            cfg.steps = args.steps
+            cfg.override_steps(args.steps)
         if args.precision is not None:
             cfg.precision = args.precision
         cfg.validate()
-        return _train_and_report(train, cfg, args)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
-
-
-def _train_and_report(train_fn, cfg, args: argparse.Namespace) -> int:
-    """Check the config's manifest, train, and say where the model is (both kinds of config)."""
-    import sys
-
-    import torch
-
-    from ..precision import choose_precision, quiet
-
     if not Path(cfg.manifest).is_file():
         raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
     with quiet():  # the trainer itself warns about an emulated precision
         prec = choose_precision(cfg.precision, "cuda" if torch.cuda.is_available() else "cpu")
     print(f"mrtoct train: {prec.describe()}", file=sys.stderr)
-    folder = train_fn(cfg, resume=not args.no_resume)
-    print(f"model written to {folder}")
-    return 0
-
-
-def _run_latent(args: argparse.Namespace) -> int:
-    """A ``kind: latent`` config: the three-stage latent trainer (one process)."""
-    from ..latent.config import LatentTrainConfig
-    from ..latent.trainer import train_latent
-
     try:
-        cfg = LatentTrainConfig.from_yaml(args.config)
-        if args.steps is not None:
-            if args.steps < 0:
-                raise CLIError("--steps must be at least 0")
-            for stage in cfg.stages.values():
-                if stage.steps > 0:
-                    stage.steps = args.steps
-        if args.precision is not None:
-            cfg.precision = args.precision
-        cfg.validate()
-        return _train_and_report(train_latent, cfg, args)
+        folder = train_fn(cfg, resume=not args.no_resume)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
+    print(f"model written to {folder}")
+    return 0

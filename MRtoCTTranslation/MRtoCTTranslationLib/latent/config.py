@@ -13,10 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ..intensity import CTMapping
-from ..training.config import check_keys, check_precision_field, decayed_lr
+from ..training.config import check_keys, check_precision_field, decayed_lr, read_yaml, resolve_paths
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality
 
@@ -108,15 +106,18 @@ class LatentTrainConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> LatentTrainConfig:
         p = Path(path)
-        raw = read_yaml(p)
-        cfg = cls.from_dict(raw, str(p))
-        base = p.parent
-        cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
-        cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
-        if cfg.init_from and (base / cfg.init_from).exists():
-            cfg.init_from = str((base / cfg.init_from).resolve())
+        cfg = cls.from_dict(read_yaml(p), str(p))
+        resolve_paths(cfg, p.parent)
         cfg.validate()
         return cfg
+
+    def override_steps(self, steps: int) -> None:
+        """``mrtoct train --steps``: the steps of every stage that has any (0 leaves a stage out)."""
+        if steps < 0:
+            raise ValueError("--steps must be at least 0")
+        for stage in self.stages.values():
+            if stage.steps > 0:
+                stage.steps = steps
 
     @classmethod
     def from_dict(cls, raw: dict, where: str = "config") -> LatentTrainConfig:
@@ -186,16 +187,6 @@ class LatentTrainConfig:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def read_yaml(path: Path) -> dict:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"cannot read training config {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a training config is a YAML mapping of keys to values")
-    return raw
 
 
 def is_latent_config(path: str | os.PathLike) -> bool:

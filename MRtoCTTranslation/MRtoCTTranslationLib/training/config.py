@@ -26,6 +26,26 @@ def check_keys(kls: type, raw: dict, where: str) -> None:
         raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(known)}")
 
 
+def resolve_paths(cfg, base: Path) -> None:
+    """Make a config's ``manifest``, ``out_dir`` and a folder ``init_from`` absolute, relative to ``base``
+    (the config file's folder); an ``init_from`` that is no folder there stays a model name."""
+    cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
+    cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
+    if cfg.init_from and (base / cfg.init_from).exists():
+        cfg.init_from = str((base / cfg.init_from).resolve())
+
+
+def read_yaml(path: Path) -> dict:
+    """A training config file as a mapping; ValueError saying what is wrong with it."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a training config is a YAML mapping of keys to values")
+    return raw
+
+
 def check_precision_field(precision: str) -> None:
     """The config's ``precision`` must be one the project knows (``precision.PRECISIONS``)."""
     from ..precision import check_precision
@@ -78,21 +98,20 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
         p = Path(path)
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"cannot read training config {p}: {exc}") from exc
+        raw = read_yaml(p)
         check_keys(cls, raw, str(p))
         if "network" in raw:
             raw["network"] = NetworkConfig.from_json(raw["network"])
         cfg = cls(**raw)
-        base = p.parent
-        cfg.manifest = str((base / cfg.manifest).resolve()) if not os.path.isabs(cfg.manifest) else cfg.manifest
-        cfg.out_dir = str((base / cfg.out_dir).resolve()) if not os.path.isabs(cfg.out_dir) else cfg.out_dir
-        if cfg.init_from and (base / cfg.init_from).exists():  # a folder next to the config; else a model name
-            cfg.init_from = str((base / cfg.init_from).resolve())
+        resolve_paths(cfg, p.parent)
         cfg.validate()
         return cfg
+
+    def override_steps(self, steps: int) -> None:
+        """``mrtoct train --steps``: the number of training steps."""
+        if steps < 1:
+            raise ValueError("--steps must be at least 1")
+        self.steps = steps
 
     def validate(self) -> None:
         if self.contrast not in CONTRASTS:
