@@ -63,9 +63,9 @@ def test_sliding_window_matches_whole_volume(model, crop):
 
 def test_the_card_s_held_out_metric_is_reproduced_on_its_cases(model, tmp_path_factory):
     """The card's curve point at its default steps (``metrics.steps_curve``: T2w input, the first four cases
-    of the test cohort, seed 900) is reproduced on the same cases, regenerated here: MAE within 2 HU and
-    PSNR within 0.3 dB. The card was measured in the precision auto picked on its machine; this runs in
-    fp32, so the tolerance covers both precisions."""
+    of the test cohort, seed 900) is reproduced on the same cases, regenerated here: MAE within 0.5 HU and
+    PSNR within 0.05 dB. The card was measured in bf16 (auto on its machine); this runs in fp32, which
+    measured 0.01 HU from it there, so the tolerance covers precision and CPU rounding, not drift."""
     from MRtoCTTranslationLib.metrics import mae, psnr
     from MRtoCTTranslationLib.phantom import generate_cohort
     from MRtoCTTranslationLib.translator import translate_image
@@ -85,5 +85,5 @@ def test_the_card_s_held_out_metric_is_reproduced_on_its_cases(model, tmp_path_f
         maes.append(mae(pred, truth, body_mask(truth)))
         psnrs.append(psnr(pred, truth, body_mask(truth)))
     assert res.steps == steps
-    assert abs(np.mean(maes) - expected["mae"]) < 2.0, (np.mean(maes), expected)
-    assert abs(np.mean(psnrs) - expected["psnr_db"]) < 0.3, (np.mean(psnrs), expected)
+    assert abs(np.mean(maes) - expected["mae"]) < 0.5, (np.mean(maes), expected)
+    assert abs(np.mean(psnrs) - expected["psnr_db"]) < 0.05, (np.mean(psnrs), expected)

@@ -72,7 +72,7 @@ def curve_for_case(model, row: dict, src: str, target: str | None, counts: list[
     mr = sitk.ReadImage(row[f"mr_{src}"])
     preds = {}
     for n in sorted(counts, reverse=True):
-        res = translate_image(model, mr, TranslationOptions(steps=n, eta=0.0, seed=0, precision=prec, target=target))
+        res = translate_image(model, mr, TranslationOptions(steps=n, eta=0.0, seed=0, precision=prec.name, target=target))
         out = sitk.Resample(res.image_iso, ct_ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
         preds[n] = sitk.GetArrayFromImage(out)
     most = preds[max(counts)]
