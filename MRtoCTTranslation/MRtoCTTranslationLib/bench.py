@@ -183,12 +183,6 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
             flops = denoiser_flops(model.net, shape)
             x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
             precisions = [FP32] + ([prec] if prec.reduced and prec.native else [])
-            if prec.reduced and not prec.native:
-                out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
-                    "only the emulation")
-            elif not prec.reduced and not feats.native_bf16:
-                out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
-                    "(AVX-512) to 10x or more (AVX2) slower than fp32")
             for p in precisions:
                 with torch.inference_mode(), p.autocast():
                     per_eval = median_time(lambda: model.net(x, c, t), repeats=5)  # noqa: B023
@@ -199,6 +193,12 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
                 out(f"denoiser {p.name}: {flops / 1e9:.1f} GFLOP per evaluation on a {win} window ({n_windows} "
                     f"per step on {spatial}), {per_eval:.2f} s ({flops / per_eval / 1e9:.0f} GFLOP/s); plain "
                     f"Conv3d {conv:.0f} GFLOP/s -> efficiency {flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
+            if prec.reduced and not prec.native:
+                out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
+                    "only the emulation")
+            elif not prec.reduced and not feats.native_bf16:
+                out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
+                    "(AVX-512) to 10x or more (AVX2) slower than fp32")
 
         if "translate" in parts:
             # 2. the demo case end to end, in a child process so the peak memory is its own
