@@ -318,6 +318,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
     def modelDescription(self, name: str) -> str:
         """A few lines about a model for the panel: what it is, input, spacing, held-out metrics, citation."""
         from MRtoCTTranslationLib.models.folder import read_card
+        from MRtoCTTranslationLib.models.metrics_text import held_out_texts
 
         for entry in self.availableModels():
             if entry["name"] != name:
@@ -332,14 +333,8 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
             if entry.get("default_steps"):
                 lines.append(_("Default steps: {n} (the fewest within 0.3 dB PSNR of 20 on held-out cases)").format(
                     n=entry["default_steps"]))
-            held_out = (entry.get("metrics") or {}).get("held_out") or {}
-            for contrast, values in held_out.items():
-                if isinstance(values, dict) and values.get("mae_body_hu") is not None:
-                    lines.append(_("Held-out {c}: MAE {m:.0f} HU, PSNR {p:.1f} dB, SSIM {s:.3f}").format(
-                        c=contrast, m=values["mae_body_hu"], p=values["psnr_body_db"], s=values["ssim_body"]))
-                elif isinstance(values, dict) and values.get("mae_body") is not None:  # an MR target (0..1000)
-                    lines.append(_("Held-out {c}: MAE {m:.0f} of 1000, PSNR {p:.1f} dB, SSIM {s:.3f}").format(
-                        c=contrast, m=values["mae_body"], p=values["psnr_body_db"], s=values["ssim_body"]))
+            for key, text in held_out_texts(entry.get("metrics") or {}):
+                lines.append(_("Held-out {c}: {t}").format(c=key, t=text))
             if entry.get("folder"):
                 lines.append(read_card(entry["folder"]).get("citation", ""))
             elif entry.get("url"):

@@ -296,3 +296,15 @@ def test_list_models_and_cli(env, capsys):
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mine"))
     assert row.endswith("held out t2w: MAE 35 HU, PSNR 28.3 dB, SSIM 0.923")
     assert " 2 mm     6      held out" in row  # the STEPS column: the card's default steps
+
+
+def test_metrics_read_the_same_in_the_panel_and_the_listing():
+    from MRtoCTTranslationLib.models.metrics_text import held_out_texts, metrics_text
+
+    assert metrics_text({"mae_body_hu": 35.19, "psnr_body_db": 28.299, "ssim_body": 0.9231}) == \
+        "MAE 35 HU, PSNR 28.3 dB, SSIM 0.923"
+    assert metrics_text({"mae_body": 53.4, "psnr_body_db": 21.44}) == "MAE 53 of 1000, PSNR 21.4 dB"
+    assert metrics_text({"dice": 0.9}) is None
+    metrics = {"held_out": {"cohort": "test8x", "t2w->CT": {"mae_body_hu": 95.1, "psnr_body_db": 18.9,
+                                                             "ssim_body": 0.691}, "t2w->T1w": {"mae_body": 55.7}}}
+    assert held_out_texts(metrics) == [("t2w->CT", "MAE 95 HU, PSNR 18.9 dB, SSIM 0.691"), ("t2w->T1w", "MAE 56 of 1000")]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..models.metrics_text import held_out_texts, metrics_text
 from .errors import CLIError
-
-_MAIN_METRICS = (("mae_body_hu", "MAE {:.0f} HU"), ("psnr_body_db", "PSNR {:.1f} dB"), ("ssim_body", "SSIM {:.3f}"))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,24 +43,19 @@ def _steps(e: dict) -> str:
     return str(e["default_steps"]) if isinstance(e.get("default_steps"), int) else "-"
 
 
-def _headline(m: dict) -> tuple[str, dict]:
+def _metrics(e: dict) -> str:
     """The metrics a user should see first: held-out ones (the first input or input->target that has
     them) before validation ones, before flat top-level numbers."""
-    held = m.get("held_out") if isinstance(m.get("held_out"), dict) else {}
-    for key, sub in held.items():
-        if isinstance(sub, dict) and isinstance(sub.get("mae_body_hu"), (int, float)):
-            return f"held out {key}: ", sub
-    val = m.get("validation")
-    if isinstance(val, dict) and isinstance(val.get("mae_body_hu"), (int, float)):
-        return "validation: ", val
-    return "", m
-
-
-def _metrics(e: dict) -> str:
-    prefix, m = _headline(e.get("metrics") or {})
-    parts = [fmt.format(m[k]) for k, fmt in _MAIN_METRICS if isinstance(m.get(k), (int, float))]
-    if parts:
-        return prefix + ", ".join(parts)
+    m = e.get("metrics") or {}
+    held = held_out_texts(m)
+    if held:
+        return f"held out {held[0][0]}: {held[0][1]}"
+    val = metrics_text(m["validation"]) if isinstance(m.get("validation"), dict) else None
+    if val:
+        return f"validation: {val}"
+    flat = metrics_text(m)
+    if flat:
+        return flat
     parts = [f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, (int, float))][:3]  # other names
     return ", ".join(parts) or "-"
 

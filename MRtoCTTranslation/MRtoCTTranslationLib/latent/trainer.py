@@ -26,6 +26,7 @@ from ..models.folder import save_model
 from ..precision import choose_precision
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.ema import EMA
+from ..training.run_log import RunLog
 from .architecture import LatentArchitecture
 from .cache import LatentSubject, cached_scale, draw_latent_batch, encode_subjects
 from .card import latent_card
@@ -71,16 +72,6 @@ def _init_from(cfg: LatentTrainConfig, nets: LatentNetworks, emas: dict[str, EMA
     log.info("initialised from %s", folder)
     retrains = cfg.stages["autoencoder"].steps > 0 or cfg.stages["spade"].steps > 0
     return None if retrains else theirs.latent_scale
-
-
-def _writer(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-
-        return SummaryWriter(str(out / "logs"))
-    except ImportError:
-        log.warning("tensorboard is not installed: logging to %s only", out / "log.jsonl")
-        return None
 
 
 def _read_meta(ckpt: Path) -> dict:
@@ -141,8 +132,7 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     prec = choose_precision(cfg.precision, device)
     log.info("%s", prec.describe())
     scaler = prec.grad_scaler()
-    writer = _writer(out)
-    t0 = time.perf_counter()
+    run_log = RunLog(out)
 
     def checkpoint() -> None:
         save_checkpoint(ckpt, modules, opts, sum(done.values()),
@@ -192,13 +182,7 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
             done[stage] = step + 1
             bar.update(1)
             bar.set_postfix(loss=f"{losses['loss']:.4f}")
-            if writer:
-                for key, v in losses.items():
-                    writer.add_scalar(f"{stage}/{key}", v, step)
-                writer.add_scalar(f"{stage}/lr", lr, step)
-            with open(out / "log.jsonl", "a") as f:
-                f.write(json.dumps({"stage": stage, "step": step, **losses, "lr": lr,
-                                    "s": round(time.perf_counter() - t0, 1)}) + "\n")
+            run_log.step(step, stage, {**losses, "lr": lr}, stage=stage)
             last = step + 1 == sc.steps
             if last:  # freeze the averaged weights for the stages that follow
                 for part in trainable:
@@ -206,15 +190,13 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
                 _freeze(nets, ())
                 metrics[stage] = validate_stage(stage, nets, cfg, val_subjects, schedule, device)
                 log.info("%s stage done; validation %s", stage, metrics[stage])
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps({"stage": stage, "step": step + 1, "val": metrics[stage]}) + "\n")
+                run_log.validation(step + 1, f"{stage}_val", metrics[stage], stage=stage)
             if last or (step + 1) % cfg.checkpoint_every == 0:
                 checkpoint()
         bar.close()
     if st["diffusion"].steps == 0 and scale is None:
         log.warning("no diffusion stage was trained: the model folder cannot translate yet")
-    if writer:
-        writer.close()
+    run_log.close()
     _freeze(nets, ())
     card = latent_card(cfg, cfg.architecture(float(scale or 1.0)), len(train_subjects), {"validation": metrics})
     card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware

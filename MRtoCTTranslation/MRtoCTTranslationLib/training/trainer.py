@@ -5,10 +5,8 @@ TensorBoard logs, and several processes through torchrun (DDP; gloo on CPU, NCCL
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +26,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
 from .ema import EMA
+from .run_log import RunLog
 
 if TYPE_CHECKING:
     from ..latent.config import LatentTrainConfig
@@ -179,14 +178,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     if rank == 0:
         log.info("%s", prec.describe())
     scaler = prec.grad_scaler()
-    writer = None
-    if rank == 0:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(out / "logs"))
-        except ImportError:
-            log.warning("tensorboard is not installed: logging to %s only", out / "log.jsonl")
+    run_log = RunLog(out, enabled=rank == 0)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         mrs, cts = [], []
@@ -203,7 +195,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
                 torch.from_numpy(np.stack(cts)[:, None].copy()).to(device))
 
     bar = tqdm(total=cfg.steps, initial=start, desc=f"training {cfg.name}", disable=not progress or rank != 0)
-    t0, metrics = time.perf_counter(), {}
+    metrics: dict = {}
     for step in range(start, cfg.steps):
         mr, ct = batch()
         lr = cfg.lr_at(step)
@@ -231,20 +223,12 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         if rank == 0:
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}")
-            if writer:
-                writer.add_scalar("train/loss", loss.item(), step)
-                writer.add_scalar("train/lr", lr, step)
-            with open(out / "log.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, "loss": loss.item(), "s": round(time.perf_counter() - t0, 1)}) + "\n")
+            run_log.step(step, "train", {"loss": loss.item(), "lr": lr})
             last = step + 1 == cfg.steps
             if cfg.val_every > 0 and val_pairs and ((step + 1) % cfg.val_every == 0 or last):
                 metrics = validate(ema.model, cfg, val_pairs, mr_map, ct_map, device)
                 log.info("step %d validation %s", step + 1, metrics)
-                for k, v in metrics.items():
-                    if writer:
-                        writer.add_scalar(f"val/{k}", v, step)
-                with open(out / "log.jsonl", "a") as f:
-                    f.write(json.dumps({"step": step + 1, "val": metrics}) + "\n")
+                run_log.validation(step + 1, "val", metrics)
             if (step + 1) % cfg.checkpoint_every == 0 or last:
                 save_checkpoint(ckpt, modules, optimizers, step + 1, {"config": cfg.to_json()}, own_rng)
     bar.close()
@@ -253,8 +237,7 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
         card = model_card(cfg, mr_map, ct_map, len(train_pairs), {"validation": metrics})
         card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware
         save_model(folder, ema.model.state_dict(), card)
-        if writer:
-            writer.close()
+    run_log.close()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
