@@ -25,7 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -132,124 +135,147 @@ def _child_json(func: str, *args: object) -> dict:
 PARTS = ("denoiser", "translate", "monai", "spine")
 
 
+@dataclass
+class BenchRun:
+    """What every part of one ``mrtoct bench`` run shares: the model, the precision, the demo case and its
+    grid, the time budget, and the numbers and lines so far."""
+
+    model: Any
+    model_spec: str | None
+    precision: Precision
+    features: Any  # precision.CPUFeatures
+    steps: int
+    case: Path
+    spatial: tuple[int, ...]  # the demo case's model grid, padded to the network's multiple
+    window: tuple[int, ...]  # one denoiser evaluation
+    n_windows: int
+    out: Callable[[str], None]
+    budget_s: float
+    res: dict = field(default_factory=dict)
+    start: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        return self.budget_s - (time.perf_counter() - self.start)
+
+
 def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts: tuple[str, ...] = PARTS,
               precision: str = "auto", budget_s: float = BUDGET_S) -> dict:
     """Run the chosen parts (all by default) and return their numbers; each line is also passed to ``out``.
     ``steps`` None takes the model card's default; the run keeps within ``budget_s`` seconds."""
-    from monai.inferers import DiffusionInferer
-    from monai.networks.nets import DiffusionModelUNet
-    from monai.networks.schedulers import DDIMScheduler
+    import SimpleITK as sitk
 
+    from .diffusion.sliding import window_starts
+    from .image_models import fit_window
     from .models.registry import default_model_name, resolve
+    from .orientation import model_grid
     from .phantom import PhantomOptions, generate_case
     from .precision import CPUFeatures
     from .translator import load_model
 
     start = time.perf_counter()
-
-    def left() -> float:
-        return budget_s - (time.perf_counter() - start)
-
     torch.manual_seed(0)
     prec = choose_precision(precision, "cpu")
     feats = CPUFeatures.detect()
-    res: dict = {"threads": torch.get_num_threads(), "cpu": feats.describe(), "cpu_capability": feats.capability,
-                 "native_bf16": feats.native_bf16, "precision": prec.name}
     out(f"CPU: {feats.describe()}; {torch.get_num_threads()} threads; {prec.describe()}")
     model = load_model(resolve(model_spec or default_model_name()), "cpu")
     steps = model.default_steps if steps is None else steps
-    res["steps"] = steps
     with tempfile.TemporaryDirectory() as tmp:
         case = generate_case(Path(tmp), "bench", 7, PhantomOptions())["truth"].parent
-        import SimpleITK as sitk
-
-        mr = sitk.ReadImage(str(case / "mr_t2w.nii.gz"))
-        from .orientation import model_grid
-
-        grid = model_grid(mr, model.spacing)
+        grid = model_grid(sitk.ReadImage(str(case / "mr_t2w.nii.gz")), model.spacing)
         d = model.cfg.divisor
         spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
         # one denoiser evaluation is one inference window of the card (the whole volume if smaller)
-        from .diffusion.sliding import window_starts
-        from .image_models import fit_window
-
         win = tuple(fit_window(model.window, spatial, d)) if model.cfg.spatial_dims == 3 else spatial
         n_windows = int(np.prod([len(window_starts(s, w, model.overlap)) for s, w in zip(spatial, win, strict=True)]))
-        shape = (1, 1, *win)
+        run = BenchRun(model, model_spec, prec, feats, steps, case, spatial, win, n_windows, out, budget_s, start=start)
+        run.res = {"threads": torch.get_num_threads(), "cpu": feats.describe(), "cpu_capability": feats.capability,
+                   "native_bf16": feats.native_bf16, "precision": prec.name, "steps": steps}
+        for name, part in (("denoiser", _denoiser_part), ("translate", _translate_part), ("monai", _monai_part),
+                           ("spine", _spine_part)):
+            if name in parts:
+                part(run)
+    run.res["seconds"] = time.perf_counter() - start
+    return run.res
 
-        if "denoiser" in parts:
-            # 1. FLOPs, time per evaluation, efficiency against a plain convolution: fp32, and the reduced
-            # precision auto takes where it is native (an emulated one would measure only the emulation)
-            flops = denoiser_flops(model.net, shape)
-            x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
-            precisions = [FP32] + ([prec] if prec.reduced and prec.native else [])
-            for p in precisions:
-                with torch.inference_mode(), p.autocast():
-                    per_eval = median_time(lambda: model.net(x, c, t), repeats=5)  # noqa: B023
-                conv = conv_throughput(precision=p)
-                res[f"denoiser_{p.name}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval,
-                                             "gflops": flops / per_eval / 1e9, "conv_gflops": conv,
-                                             "efficiency": flops / per_eval / 1e9 / conv}
-                out(f"denoiser {p.name}: {flops / 1e9:.1f} GFLOP per evaluation on a {win} window ({n_windows} "
-                    f"per step on {spatial}), {per_eval:.2f} s ({flops / per_eval / 1e9:.0f} GFLOP/s); plain "
-                    f"Conv3d {conv:.0f} GFLOP/s -> efficiency {flops / per_eval / 1e9 / conv:.0%} (goal >= 60 %)")
-            if prec.reduced and not prec.native:
-                out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
-                    "only the emulation")
-            elif not prec.reduced and not feats.native_bf16:
-                out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
-                    "(AVX-512) to 10x or more (AVX2) slower than fp32")
 
-        if "translate" in parts:
-            # 2. the demo case end to end, in a child process so the peak memory is its own
-            child = measure_translation(str(case / "mr_t2w.nii.gz"), model_spec, steps, None, prec.name)
-            ours = child["seconds"]
-            res["translate_demo_case"] = {"steps": steps, "precision": prec.name, **child}
-            out(f"translate demo case ({spatial} voxels at {model.spacing} mm, {steps} steps, {prec.name}): "
-                f"{ours:.1f} s (goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); peak RSS of that process "
-                f"{child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before translating)")
+def _denoiser_part(run: BenchRun) -> None:
+    """FLOPs, time per evaluation and efficiency against a plain convolution: in fp32, and in the reduced
+    precision auto takes where it is native (an emulated one would measure only the emulation)."""
+    shape = (1, 1, *run.window)
+    flops = denoiser_flops(run.model.net, shape)
+    x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+    prec, feats = run.precision, run.features
+    for p in [FP32] + ([prec] if prec.reduced and prec.native else []):
+        with torch.inference_mode(), p.autocast():
+            per_eval = median_time(lambda: run.model.net(x, c, t), repeats=5)  # noqa: B023
+        conv = conv_throughput(precision=p)
+        gflops = flops / per_eval / 1e9
+        run.res[f"denoiser_{p.name}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval, "gflops": gflops,
+                                         "conv_gflops": conv, "efficiency": gflops / conv}
+        run.out(f"denoiser {p.name}: {flops / 1e9:.1f} GFLOP per evaluation on a {run.window} window ({run.n_windows} "
+                f"per step on {run.spatial}), {per_eval:.2f} s ({gflops:.0f} GFLOP/s); plain "
+                f"Conv3d {conv:.0f} GFLOP/s -> efficiency {gflops / conv:.0%} (goal >= 60 %)")
+    if prec.reduced and not prec.native:
+        run.out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
+                "only the emulation")
+    elif not prec.reduced and not feats.native_bf16:
+        run.out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
+                "(AVX-512) to 10x or more (AVX2) slower than fp32")
 
-        if "monai" in parts:
-            # 3. plain MONAI recipe, same size (padded to its multiple of 8), steps and precision; as many
-            # steps as the budget allows, scaled to the full count
-            net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
-            plain_shape = (1, 1, *(int(np.ceil(s / 8) * 8) for s in spatial))
-            noise, cond = torch.randn(plain_shape), torch.randn(plain_shape)
-            with torch.inference_mode(), prec.autocast():
-                one = median_time(lambda: net(torch.cat([noise, cond], 1), torch.tensor([500])), repeats=1,
-                                  warmup=False)
-            run_steps = max(1, min(steps, int(0.8 * left() / max(one, 1e-6)) - 2))
-            if left() < 3 * one:
-                out("plain MONAI recipe: skipped, it does not fit in the time budget")
-            else:
-                sched = DDIMScheduler(num_train_timesteps=1000)
-                sched.set_timesteps(run_steps)
-                t0 = time.perf_counter()
-                with torch.inference_mode(), prec.autocast():
-                    DiffusionInferer(sched).sample(input_noise=noise, diffusion_model=net, scheduler=sched,
-                                                   conditioning=cond, mode="concat", verbose=False)
-                plain = (time.perf_counter() - t0) * steps / run_steps
-                ours = res.get("translate_demo_case", {}).get("seconds")
-                res["monai_recipe"] = {"shape": plain_shape[2:], "seconds": plain, "steps_run": run_steps,
-                                       "ratio": plain / ours if ours else None}
-                scaled = "" if run_steps == steps else f" (ran {run_steps} steps within the budget, scaled)"
-                out(f"plain MONAI recipe (DiffusionModelUNet defaults, DiffusionInferer, DDIM), {plain_shape[2:]}, "
-                    f"{steps} steps, {prec.name}: {plain:.1f} s{scaled}"
-                    + (f" -> ours is {plain / ours:.1f}x faster" if ours else ""))
 
-    if "spine" in parts:
-        # 4. whole spine at 1 mm in a child process
-        if left() < 60:
-            out("whole-spine run: skipped, less than a minute of the time budget left")
-            return res
-        try:
-            w = _child_json("whole_spine_child", 1.0, 2, model.window or (128, 128, 32), model.overlap)
-        except RuntimeError as exc:
-            out(f"whole-spine run failed: {str(exc)[-500:]}")
-        else:
-            res["whole_spine_1mm"] = w
-            out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
-                f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
-                f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
-    res["seconds"] = time.perf_counter() - start
-    return res
+def _translate_part(run: BenchRun) -> None:
+    """The demo case end to end, in a child process so the peak memory is its own."""
+    child = measure_translation(str(run.case / "mr_t2w.nii.gz"), run.model_spec, run.steps, None, run.precision.name)
+    ours = child["seconds"]
+    run.res["translate_demo_case"] = {"steps": run.steps, "precision": run.precision.name, **child}
+    run.out(f"translate demo case ({run.spatial} voxels at {run.model.spacing} mm, {run.steps} steps, "
+            f"{run.precision.name}): {ours:.1f} s (goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); peak RSS of "
+            f"that process {child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before translating)")
+
+
+def _monai_part(run: BenchRun) -> None:
+    """The plain MONAI recipe at the same size (padded to its multiple of 8), steps and precision; as many
+    steps as the budget allows, scaled to the full count."""
+    from monai.inferers import DiffusionInferer
+    from monai.networks.nets import DiffusionModelUNet
+    from monai.networks.schedulers import DDIMScheduler
+
+    net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
+    plain_shape = (1, 1, *(int(np.ceil(s / 8) * 8) for s in run.spatial))
+    noise, cond = torch.randn(plain_shape), torch.randn(plain_shape)
+    prec, steps = run.precision, run.steps
+    with torch.inference_mode(), prec.autocast():
+        one = median_time(lambda: net(torch.cat([noise, cond], 1), torch.tensor([500])), repeats=1, warmup=False)
+    if run.left() < 3 * one:
+        run.out("plain MONAI recipe: skipped, it does not fit in the time budget")
+        return
+    run_steps = max(1, min(steps, int(0.8 * run.left() / max(one, 1e-6)) - 2))
+    sched = DDIMScheduler(num_train_timesteps=1000)
+    sched.set_timesteps(run_steps)
+    t0 = time.perf_counter()
+    with torch.inference_mode(), prec.autocast():
+        DiffusionInferer(sched).sample(input_noise=noise, diffusion_model=net, scheduler=sched, conditioning=cond,
+                                       mode="concat", verbose=False)
+    plain = (time.perf_counter() - t0) * steps / run_steps
+    ours = run.res.get("translate_demo_case", {}).get("seconds")
+    run.res["monai_recipe"] = {"shape": plain_shape[2:], "seconds": plain, "steps_run": run_steps,
+                               "ratio": plain / ours if ours else None}
+    scaled = "" if run_steps == steps else f" (ran {run_steps} steps within the budget, scaled)"
+    run.out(f"plain MONAI recipe (DiffusionModelUNet defaults, DiffusionInferer, DDIM), {plain_shape[2:]}, "
+            f"{steps} steps, {prec.name}: {plain:.1f} s{scaled}" + (f" -> ours is {plain / ours:.1f}x faster" if ours else ""))
+
+
+def _spine_part(run: BenchRun) -> None:
+    """Two denoising steps over a whole C1-S1 spine at 1 mm, in a child process (its own peak memory)."""
+    if run.left() < 60:
+        run.out("whole-spine run: skipped, less than a minute of the time budget left")
+        return
+    try:
+        w = _child_json("whole_spine_child", 1.0, 2, run.model.window or (128, 128, 32), run.model.overlap)
+    except RuntimeError as exc:
+        run.out(f"whole-spine run failed: {str(exc)[-500:]}")
+        return
+    run.res["whole_spine_1mm"] = w
+    run.out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
+            f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
+            f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")
