@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from ..diffusion.schedule import CosineSchedule
 from ..intensity import CTMapping, MRMapping
 from ..metrics import image_metrics
 from ..models.folder import save_model
-from ..precision import backward_step, choose_precision
+from ..precision import Precision, backward_step, choose_precision
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
@@ -130,10 +131,57 @@ def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: 
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]} if rows else {}
 
 
+@dataclass
+class TrainingRun:
+    """Everything one training run holds: data, networks, optimizers, random streams and the log."""
+
+    cfg: TrainConfig
+    rank: int
+    world: int
+    device: torch.device
+    rng: np.random.Generator
+    out: Path
+    train_pairs: list[Pair]
+    val_pairs: list[Pair]
+    net: torch.nn.Module
+    ema: EMA
+    model: torch.nn.Module  # net, wrapped for DDP when there are several processes
+    optimizers: dict[str, torch.optim.Optimizer]
+    modules: dict[str, torch.nn.Module]
+    precision: Precision
+    scaler: torch.amp.GradScaler
+    run_log: RunLog
+    start: int = 0
+    mr_map: MRMapping = field(default_factory=MRMapping)
+    ct_map: CTMapping = field(default_factory=CTMapping)
+    schedule: CosineSchedule = field(default_factory=CosineSchedule)
+
+    @property
+    def own_rng(self) -> np.random.Generator | None:
+        """The stream a checkpoint keeps: one process only (ranks draw their own)."""
+        return self.rng if self.world == 1 else None
+
+
 def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Train as configured; write checkpoints and, at the end, the model folder ``out_dir/model``."""
     from tqdm import tqdm
 
+    run = _setup(cfg, resume)
+    bar = tqdm(total=cfg.steps, initial=run.start, desc=f"training {cfg.name}", disable=not progress or run.rank != 0)
+    metrics: dict = {}
+    for step in range(run.start, cfg.steps):
+        loss, lr = _step(run, step)
+        if run.rank == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            run.run_log.step(step, "train", {"loss": loss, "lr": lr})
+            metrics = _validate_and_checkpoint(run, step + 1, metrics)
+    bar.close()
+    return _finish(run, metrics)
+
+
+def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
+    """Processes, data, networks and optimizers; resumed from ``out_dir/checkpoint`` when there is one."""
     rank, world, local_rank = _dist_info()
     if world > 1 and not dist.is_initialized():  # launched by torchrun
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -143,102 +191,106 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
     out = Path(cfg.out_dir)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-
     train_pairs = load_pairs(cfg, "train")
     if not train_pairs:
         raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
     val_pairs = load_pairs(cfg, "val") if rank == 0 and cfg.val_every > 0 else []
-    mr_map, ct_map = MRMapping(), CTMapping()
-    schedule = CosineSchedule()
-
     net = build_network(cfg.network).to(device)
     ema = EMA(net, cfg.ema_decay)
-    gan = cfg.network.kind == "pix2pix"
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if gan else \
-        torch.optim.AdamW(net.parameters(), lr=cfg.lr)
-    disc = opt_d = None
-    if gan:
-        from ..diffusion.pix2pix import lsgan_loss, patch_discriminator
+    modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model}
+    if cfg.network.kind == "pix2pix":
+        from ..diffusion.pix2pix import patch_discriminator
 
-        disc = patch_discriminator(cfg.network, cfg.patch_size).to(device)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-        l1_weight = float(cfg.network.extra.get("l1_weight", 10.0))
-    start = 0
-    ckpt = out / "checkpoint"
-    modules = {"net": net, "ema": ema.model} | ({"disc": disc} if gan else {})
-    optimizers = {"opt": opt} | ({"opt_d": opt_d} if gan else {})
-    own_rng = rng if world == 1 else None  # one process: a resumed run continues the same random streams
-    if resume and (ckpt / "checkpoint.json").exists():
-        start = load_checkpoint(ckpt, modules, optimizers, own_rng)
-        log.info("resumed from %s at step %d", ckpt, start)
-    elif cfg.init_from:
-        init_weights(cfg, net, ema.model)
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+        modules["disc"] = patch_discriminator(cfg.network, cfg.patch_size).to(device)
+        optimizers = {"opt": torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
+                      "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
+    else:
+        optimizers = {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
     prec = choose_precision(cfg.precision, device)
     if rank == 0:
         log.info("%s", prec.describe())
-    scaler = prec.grad_scaler()
-    run_log = RunLog(out, enabled=rank == 0)
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    run = TrainingRun(cfg, rank, world, device, rng, out, train_pairs, val_pairs, net, ema, model, optimizers, modules,
+                      prec, prec.grad_scaler(), RunLog(out, enabled=rank == 0))
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "checkpoint.json").exists():
+        run.start = load_checkpoint(ckpt, modules, optimizers, run.own_rng)
+        log.info("resumed from %s at step %d", ckpt, run.start)
+    elif cfg.init_from:
+        init_weights(cfg, net, ema.model)
+    return run
 
-    def batch() -> tuple[torch.Tensor, torch.Tensor]:
-        mrs, cts = [], []
-        for _ in range(cfg.batch_size):
-            pair = train_pairs[int(rng.integers(len(train_pairs)))]
-            mr, ct = network_inputs(pair, cfg.contrast, rng, mr_map, ct_map)
-            if rng.uniform() < 0.5:  # flip left-right: the spine is roughly symmetric
-                mr, ct = mr[..., ::-1], ct[..., ::-1]
-            size = list(cfg.patch_size) + ([1] if cfg.network.spatial_dims == 2 else [])  # 2D: one sagittal slice
-            p_mr, p_ct = random_patch([mr, ct], size, rng, [-1.0, ct_map.forward(np.float32(-1024.0))])
-            mrs.append(p_mr[..., 0] if cfg.network.spatial_dims == 2 else p_mr)
-            cts.append(p_ct[..., 0] if cfg.network.spatial_dims == 2 else p_ct)
-        return (torch.from_numpy(np.stack(mrs)[:, None].copy()).to(device),
-                torch.from_numpy(np.stack(cts)[:, None].copy()).to(device))
 
-    bar = tqdm(total=cfg.steps, initial=start, desc=f"training {cfg.name}", disable=not progress or rank != 0)
-    metrics: dict = {}
-    for step in range(start, cfg.steps):
-        mr, ct = batch()
-        lr = cfg.lr_at(step)
-        for o in optimizers.values():
-            for group in o.param_groups:
-                group["lr"] = lr
-        with prec.autocast():
-            if cfg.network.kind == "diffusion":
-                t = torch.randint(0, schedule.num_steps, (mr.shape[0],), device=device)
-                noise = torch.randn_like(ct)
-                x_t = schedule.add_noise(ct, noise, t)
-                pred = model(x_t, mr, t)
-                loss = torch.nn.functional.l1_loss(pred.float(), schedule.target(cfg.network.prediction, ct, noise, t))
-            else:
-                fake = model(mr)
-                d_loss = 0.5 * (lsgan_loss(disc(torch.cat([mr, ct], 1)), True)
-                                + lsgan_loss(disc(torch.cat([mr, fake.detach()], 1)), False))
-                opt_d.zero_grad(set_to_none=True)
-                backward_step(d_loss, opt_d, scaler)
-                loss = lsgan_loss(disc(torch.cat([mr, fake], 1)), True) + \
-                    l1_weight * torch.nn.functional.l1_loss(fake, ct)
-        opt.zero_grad(set_to_none=True)
-        backward_step(loss, opt, scaler)
-        ema.update(net)
-        if rank == 0:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            run_log.step(step, "train", {"loss": loss.item(), "lr": lr})
-            last = step + 1 == cfg.steps
-            if cfg.val_every > 0 and val_pairs and ((step + 1) % cfg.val_every == 0 or last):
-                metrics = validate(ema.model, cfg, val_pairs, mr_map, ct_map, device)
-                log.info("step %d validation %s", step + 1, metrics)
-                run_log.validation(step + 1, "val", metrics)
-            if (step + 1) % cfg.checkpoint_every == 0 or last:
-                save_checkpoint(ckpt, modules, optimizers, step + 1, {"config": cfg.to_json()}, own_rng)
-    bar.close()
-    folder = out / "model"
-    if rank == 0:
-        card = model_card(cfg, mr_map, ct_map, len(train_pairs), {"validation": metrics})
-        card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware
-        save_model(folder, ema.model.state_dict(), card)
-    run_log.close()
-    if world > 1:
+def _batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
+    """MR and CT patches of random training pairs, flipped left-right half of the time (the spine is
+    roughly symmetric); 2D models get one sagittal slice each."""
+    cfg, rng, mrs, cts = run.cfg, run.rng, [], []
+    two_d = cfg.network.spatial_dims == 2
+    for _ in range(cfg.batch_size):
+        pair = run.train_pairs[int(rng.integers(len(run.train_pairs)))]
+        mr, ct = network_inputs(pair, cfg.contrast, rng, run.mr_map, run.ct_map)
+        if rng.uniform() < 0.5:
+            mr, ct = mr[..., ::-1], ct[..., ::-1]
+        size = list(cfg.patch_size) + ([1] if two_d else [])
+        p_mr, p_ct = random_patch([mr, ct], size, rng, [-1.0, run.ct_map.forward(np.float32(-1024.0))])
+        mrs.append(p_mr[..., 0] if two_d else p_mr)
+        cts.append(p_ct[..., 0] if two_d else p_ct)
+    return (torch.from_numpy(np.stack(mrs)[:, None].copy()).to(run.device),
+            torch.from_numpy(np.stack(cts)[:, None].copy()).to(run.device))
+
+
+def _step(run: TrainingRun, step: int) -> tuple[float, float]:
+    """One optimisation step (the discriminator's first, for Pix2Pix); returns the loss and learning rate."""
+    cfg, sched = run.cfg, run.schedule
+    mr, ct = _batch(run)
+    lr = cfg.lr_at(step)
+    for o in run.optimizers.values():
+        for group in o.param_groups:
+            group["lr"] = lr
+    with run.precision.autocast():
+        if cfg.network.kind == "diffusion":
+            t = torch.randint(0, sched.num_steps, (mr.shape[0],), device=run.device)
+            noise = torch.randn_like(ct)
+            pred = run.model(sched.add_noise(ct, noise, t), mr, t)
+            loss = torch.nn.functional.l1_loss(pred.float(), sched.target(cfg.network.prediction, ct, noise, t))
+        else:
+            from ..diffusion.pix2pix import lsgan_loss
+
+            disc, fake = run.modules["disc"], run.model(mr)
+            d_loss = 0.5 * (lsgan_loss(disc(torch.cat([mr, ct], 1)), True)
+                            + lsgan_loss(disc(torch.cat([mr, fake.detach()], 1)), False))
+            run.optimizers["opt_d"].zero_grad(set_to_none=True)
+            backward_step(d_loss, run.optimizers["opt_d"], run.scaler)
+            l1_weight = float(cfg.network.extra.get("l1_weight", 10.0))
+            loss = lsgan_loss(disc(torch.cat([mr, fake], 1)), True) + l1_weight * torch.nn.functional.l1_loss(fake, ct)
+    run.optimizers["opt"].zero_grad(set_to_none=True)
+    backward_step(loss, run.optimizers["opt"], run.scaler)
+    run.ema.update(run.net)
+    return loss.item(), lr
+
+
+def _validate_and_checkpoint(run: TrainingRun, done: int, metrics: dict) -> dict:
+    """After ``done`` steps: validate and checkpoint when due (always after the last); the latest metrics."""
+    cfg, last = run.cfg, done == run.cfg.steps
+    if cfg.val_every > 0 and run.val_pairs and (done % cfg.val_every == 0 or last):
+        metrics = validate(run.ema.model, cfg, run.val_pairs, run.mr_map, run.ct_map, run.device)
+        log.info("step %d validation %s", done, metrics)
+        run.run_log.validation(done, "val", metrics)
+    if done % cfg.checkpoint_every == 0 or last:
+        save_checkpoint(run.out / "checkpoint", run.modules, run.optimizers, done, {"config": cfg.to_json()},
+                        run.own_rng)
+    return metrics
+
+
+def _finish(run: TrainingRun, metrics: dict) -> Path:
+    """The model folder (EMA weights and the card), written by the first process; processes joined."""
+    folder = run.out / "model"
+    if run.rank == 0:
+        card = model_card(run.cfg, run.mr_map, run.ct_map, len(run.train_pairs), {"validation": metrics})
+        card["training"]["precision"] = run.precision.name  # what auto resolved to on the training hardware
+        save_model(folder, run.ema.model.state_dict(), card)
+    run.run_log.close()
+    if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return folder
