@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ import torch
 
 from ..diffusion.schedule import CosineSchedule
 from ..models.folder import save_model
-from ..precision import choose_precision
+from ..precision import Precision, choose_precision
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.ema import EMA
 from ..training.run_log import RunLog
@@ -82,10 +83,54 @@ def _read_meta(ckpt: Path) -> dict:
     return meta
 
 
+@dataclass
+class LatentRun:
+    """Everything one latent training run holds across its stages."""
+
+    cfg: LatentTrainConfig
+    device: torch.device
+    out: Path
+    train_subjects: list
+    val_subjects: list
+    nets: LatentNetworks
+    disc: torch.nn.Module
+    emas: dict[str, EMA]
+    opts: dict[str, torch.optim.Optimizer]
+    precision: Precision
+    scaler: torch.amp.GradScaler
+    run_log: RunLog
+    rng: np.random.Generator
+    mods: list = field(default_factory=list)  # the config's modalities, in class-index order
+    schedule: CosineSchedule = field(default_factory=CosineSchedule)
+    done: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    scale: float | None = None
+    metrics: dict = field(default_factory=dict)
+    cache: list[LatentSubject] | None = None
+
+    @property
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {part: getattr(self.nets, part) for part in PARTS} | {"discriminator": self.disc} | \
+            {f"ema_{part}": ema.model for part, ema in self.emas.items()}
+
+
 def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = True) -> Path:
     """Run the configured stages (resuming from ``out_dir/checkpoint``); write ``out_dir/model``."""
-    from tqdm import tqdm
+    run = _setup(cfg, resume)
+    for k, stage in enumerate(STAGES):
+        if _to_train(run, k, stage):
+            _train_stage(run, stage, progress)
+    if cfg.stages["diffusion"].steps == 0 and run.scale is None:
+        log.warning("no diffusion stage was trained: the model folder cannot translate yet")
+    run.run_log.close()
+    _freeze(run.nets, ())
+    card = latent_card(cfg, cfg.architecture(float(run.scale or 1.0)), len(run.train_subjects),
+                       {"validation": run.metrics})
+    card["training"]["precision"] = run.precision.name  # what auto resolved to on the training hardware
+    return save_model(run.out / "model", run.nets.state_dict(), card)
 
+
+def _setup(cfg: LatentTrainConfig, resume: bool) -> LatentRun:
+    """Data, networks, optimizers and random streams; resumed from ``out_dir/checkpoint`` when there is one."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("the latent trainer runs in one process: start it without torchrun")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -97,7 +142,6 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     if not train_subjects:
         raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
     val_subjects = load_subjects(cfg.manifest, "val", mods, cfg.spacing_mm)[: cfg.val_cases] if cfg.val_cases else []
-
     nets = LatentNetworks(cfg.architecture()).to(device)
     disc = image_discriminator(cfg.losses, cfg.stages["autoencoder"].patch_size).to(device)
     emas = {part: EMA(getattr(nets, part), cfg.ema_decay) for part in PARTS}
@@ -109,95 +153,95 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
         "spade": torch.optim.Adam(nets.spade.parameters(), lr=st["spade"].lr, betas=(0.5, 0.9)),
         "diffusion": torch.optim.AdamW(nets.unet.parameters(), lr=st["diffusion"].lr),
     }
-    modules = {part: getattr(nets, part) for part in PARTS} | {"discriminator": disc} | \
-        {f"ema_{part}": ema.model for part, ema in emas.items()}
-    ckpt = out / "checkpoint"
-    done = dict.fromkeys(STAGES, 0)
-    scale: float | None = None
-    metrics: dict = {}
-    rng = np.random.default_rng([cfg.seed, 0])
-    torch.manual_seed(cfg.seed)
-    if resume and (ckpt / "checkpoint.json").exists():
-        meta = _read_meta(ckpt)
-        load_checkpoint(ckpt, modules, opts, rng)  # with the random state: the same streams continue
-        done.update(meta.get("stage_steps") or {})
-        scale, metrics = meta.get("latent_scale"), meta.get("metrics") or {}
-        if "numpy_rng" not in meta:  # written without its random state: new streams for the rest
-            rng = np.random.default_rng([cfg.seed, sum(done.values())])
-            torch.manual_seed(cfg.seed + sum(done.values()))
-        log.info("resumed from %s at %s", ckpt, done)
-    elif cfg.init_from:
-        scale = _init_from(cfg, nets, emas)
-    schedule = CosineSchedule(cfg.unet.train_timesteps)
     prec = choose_precision(cfg.precision, device)
     log.info("%s", prec.describe())
-    scaler = prec.grad_scaler()
-    run_log = RunLog(out)
+    run = LatentRun(cfg, device, out, train_subjects, val_subjects, nets, disc, emas, opts, prec, prec.grad_scaler(),
+                    RunLog(out), np.random.default_rng([cfg.seed, 0]), mods, CosineSchedule(cfg.unet.train_timesteps))
+    torch.manual_seed(cfg.seed)
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "checkpoint.json").exists():
+        meta = _read_meta(ckpt)
+        load_checkpoint(ckpt, run.modules, opts, run.rng)  # with the random state: the same streams continue
+        run.done.update(meta.get("stage_steps") or {})
+        run.scale, run.metrics = meta.get("latent_scale"), meta.get("metrics") or {}
+        if "numpy_rng" not in meta:  # written without its random state: new streams for the rest
+            run.rng = np.random.default_rng([cfg.seed, sum(run.done.values())])
+            torch.manual_seed(cfg.seed + sum(run.done.values()))
+        log.info("resumed from %s at %s", ckpt, run.done)
+    elif cfg.init_from:
+        run.scale = _init_from(cfg, nets, emas)
+    return run
 
-    def checkpoint() -> None:
-        save_checkpoint(ckpt, modules, opts, sum(done.values()),
-                        {"kind": KIND, "stage_steps": done, "latent_scale": scale, "metrics": metrics,
-                         "config": cfg.to_json()}, rng)
 
-    cache: list[LatentSubject] | None = None
-    max_patch = [max(st[s].patch_size[i] for s in ("spade", "diffusion")) for i in range(3)]
-    for k, stage in enumerate(STAGES):
-        sc = st[stage]
-        if any(done[s] > 0 for s in STAGES[k + 1:]):
-            if sc.steps > done[stage]:
-                log.warning("stage %s ended at %d steps before a later stage began: not resumed", stage, done[stage])
-            continue
-        if done[stage] >= sc.steps:
-            continue
-        trainable = TRAINS[stage]
-        _freeze(nets, trainable)
-        if stage != "autoencoder" and cache is None:  # the autoencoder is frozen from here on
-            t_enc = time.perf_counter()
-            cache = encode_subjects(nets, train_subjects, max_patch, device)
-            log.info("encoded %d subjects in %.1f s", len(cache), time.perf_counter() - t_enc)
-        if stage == "diffusion":
-            if scale is None:
-                scale = cached_scale(cache)
-                log.info("latent scale %.4f", scale)
-            nets.arch.latent_scale = scale
-        latent_patch = [p // nets.arch.autoencoder.factor for p in sc.patch_size]
-        bar = tqdm(total=sc.steps, initial=done[stage], desc=f"{cfg.name} {stage}", disable=not progress)
-        for step in range(done[stage], sc.steps):
-            lr = sc.lr_at(step)
-            for name in STAGE_OPTIMIZERS[stage]:
-                for group in opts[name].param_groups:
-                    group["lr"] = lr
-            with prec.autocast():
-                if stage == "autoencoder":
-                    batch = draw_batch(train_subjects, mods, cfg.source_keys, sc.batch_size, sc.patch_size, rng,
-                                       device)
-                    losses = autoencoder_step(nets, disc, batch, cfg.losses, step, opts["autoencoder"],
-                                              opts["discriminator"], scaler)
-                else:
-                    lb = draw_latent_batch(cache, mods, cfg.source_keys, sc.batch_size, latent_patch, rng, device)
-                    losses = spade_step(nets, lb, cfg.losses, opts["spade"], scaler) if stage == "spade" else \
-                        diffusion_step(nets, lb, cfg.losses, schedule, float(scale), opts["diffusion"], scaler)
+def _to_train(run: LatentRun, k: int, stage: str) -> bool:
+    """Whether ``stage`` (the k-th) still has steps to run: not once a later stage has begun."""
+    steps, done = run.cfg.stages[stage].steps, run.done
+    if any(done[s] > 0 for s in STAGES[k + 1:]):
+        if steps > done[stage]:
+            log.warning("stage %s ended at %d steps before a later stage began: not resumed", stage, done[stage])
+        return False
+    return done[stage] < steps
+
+
+def _train_stage(run: LatentRun, stage: str, progress: bool) -> None:
+    """One stage from where it stopped: its networks train, the others are frozen; at its end its EMA
+    weights are frozen for the stages that follow, and it is validated."""
+    from tqdm import tqdm
+
+    cfg, nets, sc = run.cfg, run.nets, run.cfg.stages[stage]
+    trainable = TRAINS[stage]
+    _freeze(nets, trainable)
+    if stage != "autoencoder" and run.cache is None:  # the autoencoder is frozen from here on
+        t_enc = time.perf_counter()
+        max_patch = [max(cfg.stages[s].patch_size[i] for s in ("spade", "diffusion")) for i in range(3)]
+        run.cache = encode_subjects(nets, run.train_subjects, max_patch, run.device)
+        log.info("encoded %d subjects in %.1f s", len(run.cache), time.perf_counter() - t_enc)
+    if stage == "diffusion":
+        if run.scale is None:
+            run.scale = cached_scale(run.cache)
+            log.info("latent scale %.4f", run.scale)
+        nets.arch.latent_scale = run.scale
+    bar = tqdm(total=sc.steps, initial=run.done[stage], desc=f"{cfg.name} {stage}", disable=not progress)
+    for step in range(run.done[stage], sc.steps):
+        lr = sc.lr_at(step)
+        losses = _stage_step(run, stage, step, lr)
+        for part in trainable:
+            run.emas[part].update(getattr(nets, part))
+        run.done[stage] = step + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{losses['loss']:.4f}")
+        run.run_log.step(step, stage, {**losses, "lr": lr}, stage=stage)
+        last = step + 1 == sc.steps
+        if last:  # freeze the averaged weights for the stages that follow
             for part in trainable:
-                emas[part].update(getattr(nets, part))
-            done[stage] = step + 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses['loss']:.4f}")
-            run_log.step(step, stage, {**losses, "lr": lr}, stage=stage)
-            last = step + 1 == sc.steps
-            if last:  # freeze the averaged weights for the stages that follow
-                for part in trainable:
-                    getattr(nets, part).load_state_dict(emas[part].model.state_dict())
-                _freeze(nets, ())
-                metrics[stage] = validate_stage(stage, nets, cfg, val_subjects, schedule, device)
-                log.info("%s stage done; validation %s", stage, metrics[stage])
-                run_log.validation(step + 1, f"{stage}_val", metrics[stage], stage=stage)
-            if last or (step + 1) % cfg.checkpoint_every == 0:
-                checkpoint()
-        bar.close()
-    if st["diffusion"].steps == 0 and scale is None:
-        log.warning("no diffusion stage was trained: the model folder cannot translate yet")
-    run_log.close()
-    _freeze(nets, ())
-    card = latent_card(cfg, cfg.architecture(float(scale or 1.0)), len(train_subjects), {"validation": metrics})
-    card["training"]["precision"] = prec.name  # what auto resolved to on the training hardware
-    return save_model(out / "model", nets.state_dict(), card)
+                getattr(nets, part).load_state_dict(run.emas[part].model.state_dict())
+            _freeze(nets, ())
+            run.metrics[stage] = validate_stage(stage, nets, cfg, run.val_subjects, run.schedule, run.device)
+            log.info("%s stage done; validation %s", stage, run.metrics[stage])
+            run.run_log.validation(step + 1, f"{stage}_val", run.metrics[stage], stage=stage)
+        if last or (step + 1) % cfg.checkpoint_every == 0:
+            save_checkpoint(run.out / "checkpoint", run.modules, run.opts, sum(run.done.values()),
+                            {"kind": KIND, "stage_steps": run.done, "latent_scale": run.scale,
+                             "metrics": run.metrics, "config": cfg.to_json()}, run.rng)
+    bar.close()
+
+
+def _stage_step(run: LatentRun, stage: str, step: int, lr: float) -> dict[str, float]:
+    """One optimisation step of ``stage`` at learning rate ``lr``: image patches for the autoencoder,
+    cached latent patches for SPADE and diffusion."""
+    cfg, sc, opts = run.cfg, run.cfg.stages[stage], run.opts
+    for name in STAGE_OPTIMIZERS[stage]:
+        for group in opts[name].param_groups:
+            group["lr"] = lr
+    scaler, mods = run.scaler, run.mods
+    with run.precision.autocast():
+        if stage == "autoencoder":
+            batch = draw_batch(run.train_subjects, mods, cfg.source_keys, sc.batch_size, sc.patch_size, run.rng,
+                               run.device)
+            return autoencoder_step(run.nets, run.disc, batch, cfg.losses, step, opts["autoencoder"],
+                                    opts["discriminator"], scaler)
+        latent_patch = [p // run.nets.arch.autoencoder.factor for p in sc.patch_size]
+        lb = draw_latent_batch(run.cache, mods, cfg.source_keys, sc.batch_size, latent_patch, run.rng, run.device)
+        if stage == "spade":
+            return spade_step(run.nets, lb, cfg.losses, opts["spade"], scaler)
+        return diffusion_step(run.nets, lb, cfg.losses, run.schedule, float(run.scale), opts["diffusion"], scaler)
