@@ -343,6 +343,17 @@ def _collect(arr: np.ndarray, grid: Grid, sub: np.ndarray | None) -> list[_Verte
     return found
 
 
+def _no_vertebra_message(arr: np.ndarray) -> str:
+    """Why a label map gave no vertebra: labels too small, or no vertebra IDs at all."""
+    present = sorted(int(v) for v in np.unique(arr) if v != 0)
+    small = [ID_LEVELS[v] for v in present if v <= MAX_VERTEBRA_ID and v in ID_LEVELS]
+    if small:
+        return (f"no vertebra labels large enough in the label map: {', '.join(small)} cover less than "
+                f"{MIN_VOLUME_MM3:.0f} mm3 each")
+    return (f"no vertebra labels in the label map (found {present[:12] or 'only background'}): expected "
+            "VerSe/TPTBox vertebra IDs 1-28 (C1-C7 = 1-7, T1-T12 = 8-19, L1-L5 = 20-24, S1 = 26)")
+
+
 def propose_landmarks(
     labels: sitk.Image, subregions: sitk.Image | None = None, levels: list[str] | None = None
 ) -> LandmarkSet:
@@ -370,18 +381,7 @@ def propose_landmarks(
 
     vertebrae = _collect(arr, grid, sub)
     if not vertebrae:
-        present = sorted(int(v) for v in np.unique(arr) if v != 0)
-        small = [ID_LEVELS[v] for v in present if v <= MAX_VERTEBRA_ID and v in ID_LEVELS]
-        if small:
-            raise ValueError(
-                f"no vertebra labels large enough in the label map: {', '.join(small)} cover less than "
-                f"{MIN_VOLUME_MM3:.0f} mm3 each"
-            )
-        present = present[:12]
-        raise ValueError(
-            f"no vertebra labels in the label map (found {present or 'only background'}): expected "
-            "VerSe/TPTBox vertebra IDs 1-28 (C1-C7 = 1-7, T1-T12 = 8-19, L1-L5 = 20-24, S1 = 26)"
-        )
+        raise ValueError(_no_vertebra_message(arr))
     found = [v.level for v in vertebrae]
     if levels is not None:
         wanted = [check_level(lv) for lv in levels]

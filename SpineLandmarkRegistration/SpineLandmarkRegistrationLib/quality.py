@@ -90,29 +90,12 @@ def suspected_mistakes(matched: MatchedLandmarks) -> tuple[list[str], list[dict]
     """Swapped levels, swapped body/spinous, single outliers: each with the fix it suggests."""
     warnings: list[str] = []
     suggestions: list[dict] = []
-    n = len(matched.labels)
-    if n < 4:
+    if len(matched.labels) < 4:
         return warnings, suggestions
     base = rigid_rms(matched.fixed, matched.moving)
     if base < 2.0:
         return warnings, suggestions
-    labels = matched.labels
-    levels = list(dict.fromkeys(matched.levels))
-    candidates = []
-    for a, b in zip(levels, levels[1:], strict=False):
-        moved = matched.moving.copy()
-        ok = False
-        for kind in ("body", "spinous"):
-            swapped = _swap(moved, labels, f"{a}-{kind}", f"{b}-{kind}")
-            if swapped is not None:
-                moved, ok = swapped, True
-        if ok:
-            candidates.append(("swapped-levels", (a, b), rigid_rms(matched.fixed, moved)))
-    for lv in levels:
-        swapped = _swap(matched.moving, labels, f"{lv}-body", f"{lv}-spinous")
-        if swapped is not None:
-            candidates.append(("swapped-body-spinous", (lv,), rigid_rms(matched.fixed, swapped)))
-    best = min(candidates, key=lambda c: c[2], default=None)
+    best = _best_swap(matched)
     if best is not None and best[2] < 0.5 * base:
         kind, what, rms = best
         if kind == "swapped-levels":
@@ -131,12 +114,42 @@ def suspected_mistakes(matched: MatchedLandmarks) -> tuple[list[str], list[dict]
     if glob[g] > OUTLIER_MM and glob[g] > 4.0 * max(others, 0.5):
         return _outlier(matched, g, base, f"{glob[g]:.1f} mm from where the other landmarks put it "
                         f"(others median {others:.1f} mm)", warnings, suggestions)
-    # 2) curvature differs between the images: compare each point with its own vertebra and
-    # neighbours. A misplaced point also spoils its level-mates' predictions, so of the worst
-    # points blame the one whose removal leaves the others most consistent.
+    # 2) curvature differs between the images: compare each point with its own vertebra and neighbours
+    local = _local_outlier(matched)
+    if local is not None:
+        worst, err, ref = local
+        return _outlier(matched, worst, base, f"{err:.1f} mm from where its vertebra and neighbours put "
+                        f"it (without it the others agree within {ref:.1f} mm)", warnings, suggestions)
+    return warnings, suggestions
+
+
+def _best_swap(matched: MatchedLandmarks) -> tuple[str, tuple[str, ...], float] | None:
+    """The label exchange (two neighbouring levels, or a level's body and spinous) that lowers the rigid
+    RMS most: (kind, levels, RMS after), or None when no exchange is possible."""
+    labels, levels = matched.labels, list(dict.fromkeys(matched.levels))
+    candidates = []
+    for a, b in zip(levels, levels[1:], strict=False):
+        moved, ok = matched.moving.copy(), False
+        for kind in ("body", "spinous"):
+            swapped = _swap(moved, labels, f"{a}-{kind}", f"{b}-{kind}")
+            if swapped is not None:
+                moved, ok = swapped, True
+        if ok:
+            candidates.append(("swapped-levels", (a, b), rigid_rms(matched.fixed, moved)))
+    for lv in levels:
+        swapped = _swap(matched.moving, labels, f"{lv}-body", f"{lv}-spinous")
+        if swapped is not None:
+            candidates.append(("swapped-body-spinous", (lv,), rigid_rms(matched.fixed, swapped)))
+    return min(candidates, key=lambda c: c[2], default=None)
+
+
+def _local_outlier(matched: MatchedLandmarks) -> tuple[int, float, float] | None:
+    """A point its own vertebra and neighbours cannot explain: (index, its error, the others' worst without
+    it), or None. A misplaced point also spoils its level-mates' predictions, so of the worst points the
+    one whose removal leaves the others most consistent is blamed."""
     errs = local_loo(matched)
     if np.all(np.isnan(errs)):
-        return warnings, suggestions
+        return None
     order = [int(i) for i in np.argsort(-np.nan_to_num(errs, nan=-1.0))[:3]]
     remaining = []
     for k in order:
@@ -146,9 +159,8 @@ def suspected_mistakes(matched: MatchedLandmarks) -> tuple[list[str], list[dict]
     cleaned = np.delete(local_loo(matched, exclude=worst), worst)
     ref = float(np.nanmax(cleaned)) if np.any(~np.isnan(cleaned)) else 0.0
     if errs[worst] > LOCAL_OUTLIER_MM and errs[worst] > 1.2 * ref:
-        return _outlier(matched, worst, base, f"{errs[worst]:.1f} mm from where its vertebra and neighbours put "
-                        f"it (without it the others agree within {ref:.1f} mm)", warnings, suggestions)
-    return warnings, suggestions
+        return worst, float(errs[worst]), ref
+    return None
 
 
 def _outlier(matched: MatchedLandmarks, k: int, base: float, why: str, warnings: list[str],
