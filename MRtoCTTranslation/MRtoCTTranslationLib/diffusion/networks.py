@@ -8,42 +8,13 @@ MONAI notes show is needed to keep memory bounded on CPU).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 from torch import nn
 
-KINDS = ("diffusion", "pix2pix")
+from .config import KINDS, NetworkConfig
+from .pix2pix import UNetGenerator
 
-
-@dataclass
-class NetworkConfig:
-    """Architecture of a translation model (saved in its card)."""
-
-    kind: str = "diffusion"
-    spatial_dims: int = 3
-    channels: tuple[int, ...] = (16, 32, 64)
-    num_res_blocks: int = 1
-    norm_num_groups: int = 8
-    prediction: str = "image"  # diffusion only: image (x0), noise (eps) or v
-    in_channels: int = 1  # condition channels (MR)
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def divisor(self) -> int:
-        """Spatial sizes must be multiples of this."""
-        return 2 ** (len(self.channels) - 1)
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> NetworkConfig:
-        d = dict(d)
-        d["channels"] = tuple(d.get("channels", (16, 32, 64)))
-        return cls(**d)
+__all__ = ["KINDS", "ConditionalDenoiser", "NetworkConfig", "build_network", "for_inference"]
 
 
 class ConditionalDenoiser(nn.Module):
@@ -90,7 +61,5 @@ def build_network(cfg: NetworkConfig) -> nn.Module:
     if cfg.kind == "diffusion":
         return ConditionalDenoiser(cfg)
     if cfg.kind == "pix2pix":
-        from .pix2pix import UNetGenerator  # noqa: PLC0415 (pix2pix imports this module)
-
         return UNetGenerator(cfg)
     raise ValueError(f"unknown model kind {cfg.kind!r}: use one of {KINDS}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .networks import NetworkConfig
+from .config import NetworkConfig
 
 
 class UNetGenerator(nn.Module):

@@ -1,0 +1,38 @@
+"""The architecture of an image-space translation network, as a model card stores it (a module of its own,
+so the networks and the Pix2Pix generator both build from it without importing each other)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+KINDS = ("diffusion", "pix2pix")
+
+
+@dataclass
+class NetworkConfig:
+    """Architecture of a translation model (saved in its card)."""
+
+    kind: str = "diffusion"
+    spatial_dims: int = 3
+    channels: tuple[int, ...] = (16, 32, 64)
+    num_res_blocks: int = 1
+    norm_num_groups: int = 8
+    prediction: str = "image"  # diffusion only: image (x0), noise (eps) or v
+    in_channels: int = 1  # condition channels (MR)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def divisor(self) -> int:
+        """Spatial sizes must be multiples of this."""
+        return 2 ** (len(self.channels) - 1)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> NetworkConfig:
+        d = dict(d)
+        d["channels"] = tuple(d.get("channels", (16, 32, 64)))
+        return cls(**d)
