@@ -170,3 +170,29 @@ def test_a_config_with_the_retired_amp_key_names_its_replacement(tmp_path, capsy
     cfg.write_text(yaml.safe_dump({"precision": "half"}))
     assert main(["train", "--config", str(cfg)]) == 2
     assert "precision 'half' is not one of auto, fp32, bf16, fp16" in capsys.readouterr().err
+
+
+def test_training_on_the_cpu_stays_in_fp32_unless_bf16_is_asked_for(monkeypatch):
+    """bf16 autocast training on the CPU gave NaN weights in one of a few identical tiny runs (PyTorch
+    2.13), so auto trains in fp32 there; sampling keeps bf16, and GPUs keep their reduced precision."""
+    auto = choose_precision("auto", "cpu", features=ZEN4, training=True)
+    assert auto.name == "fp32" and "training on the CPU stays in fp32" in auto.reason
+    assert choose_precision("auto", "cpu", features=ZEN4).name == "bf16"
+    assert choose_precision("bf16", "cpu", features=ZEN4, training=True).name == "bf16"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "a GPU")
+    assert choose_precision("auto", torch.device("cuda", 0), training=True).name == "bf16"
+
+
+def test_a_diverged_run_stops_and_nan_weights_are_never_written(tmp_path):
+    from MRtoCTTranslationLib.models.folder import save_model
+    from MRtoCTTranslationLib.precision import check_finite
+
+    bf16 = Precision("bf16", "cpu", "auto", True, "test")
+    with pytest.raises(ValueError, match="loss is nan at step 7 in bf16; train again with precision fp32"):
+        check_finite(float("nan"), 7, bf16)
+    check_finite(0.5, 7, bf16)
+    state = {"w": torch.tensor([1.0, float("nan")]), "steps": torch.tensor([3])}
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(w\): nothing was written"):
+        save_model(tmp_path / "m", state, {"name": "m"})
+    assert not (tmp_path / "m").exists()

@@ -59,7 +59,7 @@ def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, caps
     assert card["architecture"]["kind"] == ("pix2pix" if variant.startswith("pix2pix") else "diffusion")
     from MRtoCTTranslationLib.precision import choose_precision
 
-    expected = "fp16" if variant == "pix2pix_fp16" else choose_precision("auto", "cpu").name
+    expected = "fp16" if variant == "pix2pix_fp16" else choose_precision("auto", "cpu", training=True).name
     assert card["training"]["precision"] == expected
     assert f"mrtoct train: precision {expected} on cpu" in capsys.readouterr().err
     assert card["input_contrasts"] == (["any"] if variant == "random_contrast" else ["t2w"])

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if not Path(cfg.manifest).is_file():
         raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
     with quiet():  # the trainer itself warns about an emulated precision
-        prec = choose_precision(cfg.precision, "cuda" if torch.cuda.is_available() else "cpu")
+        prec = choose_precision(cfg.precision, "cuda" if torch.cuda.is_available() else "cpu", training=True)
     print(f"mrtoct train: {prec.describe()}", file=sys.stderr)
     try:
         folder = train_fn(cfg, resume=not args.no_resume)

@@ -24,7 +24,7 @@ import torch
 
 from ..diffusion.schedule import CosineSchedule
 from ..models.folder import save_model
-from ..precision import Precision, choose_precision
+from ..precision import Precision, check_finite, choose_precision
 from ..training.checkpoint import load_checkpoint, save_checkpoint
 from ..training.ema import EMA
 from ..training.run_log import RunLog
@@ -153,7 +153,7 @@ def _setup(cfg: LatentTrainConfig, resume: bool) -> LatentRun:
         "spade": torch.optim.Adam(nets.spade.parameters(), lr=st["spade"].lr, betas=(0.5, 0.9)),
         "diffusion": torch.optim.AdamW(nets.unet.parameters(), lr=st["diffusion"].lr),
     }
-    prec = choose_precision(cfg.precision, device)
+    prec = choose_precision(cfg.precision, device, training=True)
     log.info("%s", prec.describe())
     run = LatentRun(cfg, device, out, train_subjects, val_subjects, nets, disc, emas, opts, prec, prec.grad_scaler(),
                     RunLog(out), np.random.default_rng([cfg.seed, 0]), mods, CosineSchedule(cfg.unet.train_timesteps))
@@ -205,6 +205,7 @@ def _train_stage(run: LatentRun, stage: str, progress: bool) -> None:
     for step in range(run.done[stage], sc.steps):
         lr = sc.lr_at(step)
         losses = _stage_step(run, stage, step, lr)
+        check_finite(losses["loss"], step, run.precision)
         for part in trainable:
             run.emas[part].update(getattr(nets, part))
         run.done[stage] = step + 1

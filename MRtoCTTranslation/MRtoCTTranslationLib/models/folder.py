@@ -37,6 +37,10 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def save_model(folder: str | os.PathLike, state: dict[str, torch.Tensor], card: dict) -> Path:
     """Write weights and card atomically; the card's ``weights_sha256`` is filled in."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:  # never ship NaN weights
+        raise ValueError(f"the weights hold NaN or infinite values ({', '.join(bad[:3])}): nothing was written; "
+                         "train again (in fp32 if it ran in reduced precision)")
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     with atomic_output(d / WEIGHTS) as tmp:

@@ -22,7 +22,7 @@ from ..diffusion.schedule import CosineSchedule
 from ..intensity import CTMapping, MRMapping
 from ..metrics import image_metrics
 from ..models.folder import save_model
-from ..precision import Precision, backward_step, choose_precision
+from ..precision import Precision, backward_step, check_finite, choose_precision
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
@@ -206,7 +206,7 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
                       "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
     else:
         optimizers = {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
-    prec = choose_precision(cfg.precision, device)
+    prec = choose_precision(cfg.precision, device, training=True)
     if rank == 0:
         log.info("%s", prec.describe())
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
@@ -266,6 +266,7 @@ def _step(run: TrainingRun, step: int) -> tuple[float, float]:
     run.optimizers["opt"].zero_grad(set_to_none=True)
     backward_step(loss, run.optimizers["opt"], run.scaler)
     run.ema.update(run.net)
+    check_finite(loss.item(), step, run.precision)
     return loss.item(), lr
 
 
