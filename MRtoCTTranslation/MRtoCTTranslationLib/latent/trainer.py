@@ -124,8 +124,7 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     run.run_log.close()
     _freeze(run.nets, ())
     card = latent_card(cfg, cfg.architecture(float(run.scale or 1.0)), len(run.train_subjects),
-                       {"validation": run.metrics})
-    card["training"]["precision"] = run.precision.name  # what auto resolved to on the training hardware
+                       {"validation": run.metrics}, run.precision.name)
     return save_model(run.out / "model", run.nets.state_dict(), card)
 
 

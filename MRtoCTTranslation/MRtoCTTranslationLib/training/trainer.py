@@ -21,6 +21,7 @@ from ..diffusion.networks import build_network
 from ..diffusion.schedule import CosineSchedule
 from ..intensity import CTMapping, MRMapping
 from ..metrics import image_metrics
+from ..models.card_builder import build_card
 from ..models.folder import save_model
 from ..precision import Precision, backward_step, check_finite, choose_precision
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -71,29 +72,16 @@ def inference_defaults(cfg: TrainConfig) -> dict:
     return {"steps": 20, "eta": 0.0, "window": [int(n) for n in cfg.patch_size], "overlap": 0.25}
 
 
-def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict) -> dict:
+def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict,
+               precision: str) -> dict:
     contrasts = ["any"] if cfg.contrast != "fixed" else [c.removeprefix("mr_") for c in
                                                          [cfg.input_column, *cfg.extra_input_columns]]
-    return {
-        "name": cfg.name,
-        "description": cfg.description,
-        "version": 1,
-        "architecture": cfg.network.to_json(),
-        "diffusion": {"schedule": "cosine", "train_timesteps": 1000, "prediction": cfg.network.prediction}
-        if cfg.network.kind == "diffusion" else None,
-        "input_modality": "MR",
-        "input_contrasts": contrasts,
-        "output_modality": "CT",
-        "spacing_mm": cfg.spacing_mm,
-        "orientation": "LPS (canonical axis order; inputs are reoriented)",
-        "intensity": {"mr": mr_map.to_json(), "ct": ct_map.to_json()},
-        "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": portable_config(cfg),
-                     "world_size": int(os.environ.get("WORLD_SIZE", "1"))},
-        "metrics": metrics,
-        "inference_defaults": inference_defaults(cfg),
-        "license": cfg.license,
-        "citation": CITATIONS[cfg.network.kind],
-    }
+    diffusion = {"schedule": "cosine", "train_timesteps": 1000, "prediction": cfg.network.prediction} \
+        if cfg.network.kind == "diffusion" else None
+    return build_card(cfg, n_train=n_train, metrics=metrics, precision=precision, config=portable_config(cfg),
+                      architecture=cfg.network.to_json(), diffusion=diffusion, input_contrasts=contrasts,
+                      output_modality="CT", intensity={"mr": mr_map.to_json(), "ct": ct_map.to_json()},
+                      inference_defaults=inference_defaults(cfg), citation=CITATIONS[cfg.network.kind])
 
 
 def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -> None:
@@ -287,8 +275,8 @@ def _finish(run: TrainingRun, metrics: dict) -> Path:
     """The model folder (EMA weights and the card), written by the first process; processes joined."""
     folder = run.out / "model"
     if run.rank == 0:
-        card = model_card(run.cfg, run.mr_map, run.ct_map, len(run.train_pairs), {"validation": metrics})
-        card["training"]["precision"] = run.precision.name  # what auto resolved to on the training hardware
+        card = model_card(run.cfg, run.mr_map, run.ct_map, len(run.train_pairs), {"validation": metrics},
+                          run.precision.name)
         save_model(folder, run.ema.model.state_dict(), card)
     run.run_log.close()
     if run.world > 1:
