@@ -67,7 +67,6 @@ def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: Segm
 
     t = time.perf_counter()
     check_cancel("translate")
-    model.target_name(options.target)  # an unknown target fails before any work
     res = translate_image(model, mr, options, lambda d, n: report("translate", d, n), cancelled)
     timings["translate_s"] = time.perf_counter() - t
     is_ct = res.target == "CT"  # bone segmentation and HU metrics only make sense for a CT

@@ -6,7 +6,8 @@ import argparse
 import json
 
 from ..bench import BUDGET_S, PARTS
-from .errors import CLIError
+from ..options import TranslationOptions
+from .errors import CLIError, validated
 from .precision_option import add_precision_option
 
 
@@ -26,8 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
 
-    if args.steps is not None and args.steps < 1:
-        raise CLIError("--steps must be at least 1")
+    validated(TranslationOptions(steps=args.steps, precision=args.precision))
     if not args.budget_minutes > 0:
         raise CLIError("--budget-minutes must be positive")
     res = run_bench(args.model, args.steps, parts=tuple(args.parts), precision=args.precision,

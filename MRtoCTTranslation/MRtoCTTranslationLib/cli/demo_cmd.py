@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from .errors import CLIError
+from ..options import TranslationOptions
+from .errors import CLIError, validated
 from .precision_option import add_precision_option, resolve_precision
 
 
@@ -26,8 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.folder import ModelError
     from ..translator import resolve_device
 
-    if args.steps is not None and args.steps < 1:
-        raise CLIError("--steps must be at least 1")
+    validated(TranslationOptions(steps=args.steps, precision=args.precision))
     precision = resolve_precision(args, resolve_device("auto"))
     bar = tqdm(total=args.steps, desc="demo: translating", unit="step")
 

@@ -18,9 +18,10 @@ def add_precision_option(p: argparse.ArgumentParser, default: str | None = "auto
 def resolve_precision(args: argparse.Namespace, device):
     """The run's ``Precision`` for ``device``, printed to stderr so every run says what it computes in: call
     it once all input has been checked (a refused input gets its one line only)."""
-    from ..precision import choose_precision
+    from ..precision import choose_precision, quiet
 
     requested = "fp32" if getattr(args, "fp32", False) else args.precision  # --fp32: the older spelling
-    prec = choose_precision(requested, device)
+    with quiet():  # an emulated choice is warned about once, by the run itself
+        prec = choose_precision(requested, device)
     print(f"mrtoct {args.command}: {prec.describe()}", file=sys.stderr)
     return prec

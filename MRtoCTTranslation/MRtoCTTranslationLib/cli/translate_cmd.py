@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..options import TranslationOptions
-from .errors import CLIError
+from .errors import CLIError, validated
 from .inputs import read_image
 from .precision_option import add_precision_option, resolve_precision
 
@@ -53,18 +53,12 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> TranslationOptions:
-    """The command line's ``TranslationOptions``, validated where every layer validates them (the
-    message names the option: the fields carry the flags' names)."""
-    options = TranslationOptions(model=args.model or "", target=args.target or "CT", steps=args.steps, eta=args.eta,
+    """The command line's ``TranslationOptions``, validated where every layer validates them."""
+    return validated(TranslationOptions(model=args.model or "", target=args.target or "CT", steps=args.steps, eta=args.eta,
                                  seed=args.seed, samples=args.samples, device=args.device,
                                  precision="fp32" if args.fp32 else args.precision,
                                  window=tuple(args.window) if args.window else None, overlap=args.overlap,
-                                 output_iso=bool(args.output_iso))
-    try:
-        options.validate()
-    except ValueError as exc:
-        raise CLIError(f"--{exc}") from exc
-    return options
+                                 output_iso=bool(args.output_iso)))
 
 
 def run(args: argparse.Namespace) -> int:
