@@ -15,7 +15,6 @@ from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrappe
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
-from MRtoCTTranslationLib.mrml.case_nodes import load_case_nodes
 from MRtoCTTranslationLib.options import (
     MAX_SAMPLES,
     MAX_STEPS,
@@ -24,11 +23,12 @@ from MRtoCTTranslationLib.options import (
     options_from_settings,
 )
 from MRtoCTTranslationLib.precision import PRECISIONS
-from SpineLandmarkRegistrationLib.markups_io import (
+from SpineCoreLib.markups_io import (
     Landmark,
     LandmarkSet,
     write_markups_json,
 )
+from SpineCoreLib.mrml.case_nodes import load_case_nodes
 
 #
 # MRtoCTTranslation
@@ -42,7 +42,7 @@ class MRtoCTTranslation(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("MR to CT Translation")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Image Synthesis")]
-        self.parent.dependencies = ["SpineLandmarkRegistration"]
+        self.parent.dependencies = ["SpineCore"]
         self.parent.contributors = ["SpineMRtoCT contributors"]
         self.parent.helpText = _(
             "Synthesize a CT from a spine MR with a 3D denoising diffusion model (DDIM sampling). "
@@ -389,7 +389,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
     def loadSample(self, folder: str | None = None, seed: int = 7) -> dict:
         """Make a phantom case (five lumbar levels, about 6 s) in ``folder`` (a new temporary one by default)
         and load it."""
-        from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
+        from SpineCoreLib.phantom import PhantomOptions, generate_case
 
         out = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="SpineMRtoCT-sample-"))
         case = generate_case(out, "sample", seed, PhantomOptions())["truth"].parent

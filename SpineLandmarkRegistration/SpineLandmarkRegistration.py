@@ -12,11 +12,11 @@ from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
-from SpineLandmarkRegistrationLib.levels import landmark_names, parse_level_range
-from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet
+from SpineCoreLib.levels import landmark_names, parse_level_range
+from SpineCoreLib.markups_io import Landmark, LandmarkSet
+from SpineCoreLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
+from SpineCoreLib.mrml.volumes import grid_from_volume_node, sitk_image_from_volume_node
 from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
-from SpineLandmarkRegistrationLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
-from SpineLandmarkRegistrationLib.mrml.volumes import grid_from_volume_node, sitk_image_from_volume_node
 
 #
 # SpineLandmarkRegistration
@@ -30,7 +30,7 @@ class SpineLandmarkRegistration(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Spine Landmark Registration")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "Registration")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["SpineCore"]
         self.parent.contributors = ["SpineMRtoCT contributors"]
         self.parent.helpText = _(
             "Register a spine CT (moving) to an MR (fixed) with named landmarks: one point on the vertebral "

@@ -14,7 +14,7 @@ import pytest
 
 TESTING_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTING_DIR.parent
-MODULE_DIRS = (REPO_ROOT / "MRtoCTTranslation", REPO_ROOT / "SpineLandmarkRegistration")
+MODULE_DIRS = (REPO_ROOT / "SpineCore", REPO_ROOT / "SpineLandmarkRegistration", REPO_ROOT / "MRtoCTTranslation")
 
 if str(TESTING_DIR) not in sys.path:
     sys.path.insert(0, str(TESTING_DIR))  # for the `headless` package
@@ -22,7 +22,7 @@ if str(TESTING_DIR) not in sys.path:
 
 @pytest.fixture(scope="session", autouse=True)
 def module_paths() -> tuple[Path, ...]:
-    """Both module folders on sys.path, so ``import MRtoCTTranslation`` works as in Slicer."""
+    """The three module folders on sys.path, so ``import MRtoCTTranslation`` works as in Slicer."""
     for d in MODULE_DIRS:
         if str(d) not in sys.path:
             sys.path.insert(0, str(d))

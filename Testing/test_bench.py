@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from MRtoCTTranslationLib.bench import PARTS, conv_throughput, denoiser_flops, run_bench
-from MRtoCTTranslationLib.cli.main import main
+from mrtoct.bench import PARTS, conv_throughput, denoiser_flops, run_bench
+from mrtoct.main import main
 from MRtoCTTranslationLib.precision import CPUFeatures, Precision
 
 AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")

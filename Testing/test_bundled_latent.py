@@ -9,10 +9,10 @@ import pytest
 import SimpleITK as sitk
 from conftest import load_bundled_model
 
-from MRtoCTTranslationLib.metrics import body_mask, mae
 from MRtoCTTranslationLib.options import TranslationOptions
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
 from MRtoCTTranslationLib.translator import translate_image
+from SpineCoreLib.metrics import body_mask, mae
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 NAME = "latent3d-multitarget"
 MR_TARGETS = ("T1w", "T2w", "PDw", "STIR")

@@ -8,11 +8,11 @@ import pytest
 import SimpleITK as sitk
 from conftest import load_bundled_model
 
-from MRtoCTTranslationLib.metrics import body_mask
 from MRtoCTTranslationLib.models.registry import default_model_name
 from MRtoCTTranslationLib.options import TranslationOptions
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
 from MRtoCTTranslationLib.precision import choose_precision
+from SpineCoreLib.metrics import body_mask
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 FP32 = choose_precision("fp32", "cpu")
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def model():
 @pytest.fixture(scope="module")
 def crop(model, tmp_path_factory):
     """A 48x48x16 block of a phantom MR around L3 on the model grid, with the true CT there."""
-    from MRtoCTTranslationLib.orientation import canonical, model_grid, to_grid
+    from SpineCoreLib.orientation import canonical, model_grid, to_grid
 
     case = generate_case(tmp_path_factory.mktemp("bundled"), "s", 321, PhantomOptions(levels=["L2", "L3", "L4"]))
     mr = sitk.ReadImage(str(case["mr_t2w"]))
@@ -66,10 +66,10 @@ def test_the_card_s_held_out_metric_is_reproduced_on_its_cases(model, tmp_path_f
     of the test cohort, seed 900) is reproduced on the same cases, regenerated here: MAE within 0.5 HU and
     PSNR within 0.05 dB. The card was measured in bf16 (auto on its machine); this runs in fp32, which
     measured 0.01 HU from it there, so the tolerance covers precision and CPU rounding, not drift."""
-    from MRtoCTTranslationLib.metrics import mae, psnr
-    from MRtoCTTranslationLib.phantom import generate_cohort
     from MRtoCTTranslationLib.translator import translate_image
-    from SpineLandmarkRegistrationLib.manifest import read_manifest
+    from SpineCoreLib.manifest import read_manifest
+    from SpineCoreLib.metrics import mae, psnr
+    from SpineCoreLib.phantom import generate_cohort
 
     steps = model.default_steps
     expected = model.card["metrics"]["steps_curve"]["curves"]["t2w->CT"][str(steps)]

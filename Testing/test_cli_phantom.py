@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from MRtoCTTranslationLib.cli.main import main
+from mrtoct.main import main
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
-    code = "import sys; from MRtoCTTranslationLib.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from mrtoct.main import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
 
 
@@ -64,7 +64,7 @@ def test_non_empty_output_needs_overwrite_and_keeps_user_files(tmp_path, capsys)
 
 
 def test_relative_output_folder_gives_a_manifest_that_resolves(tmp_path, monkeypatch):
-    from SpineLandmarkRegistrationLib.manifest import read_manifest
+    from SpineCoreLib.manifest import read_manifest
 
     monkeypatch.chdir(tmp_path)
     assert main(["phantom", "--out", "rel/cohort", "--levels", "L4", "--ct-spacing", "3", "--mr-spacing", "2,2,4"]) == 0

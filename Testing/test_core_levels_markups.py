@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from SpineLandmarkRegistrationLib.levels import (
+from SpineCoreLib.levels import (
     LEVEL_IDS,
     landmark_names,
     parse_landmark_name,
     parse_level_range,
 )
-from SpineLandmarkRegistrationLib.manifest import append_rows, read_manifest, write_manifest
-from SpineLandmarkRegistrationLib.markups_io import (
+from SpineCoreLib.manifest import append_rows, read_manifest, write_manifest
+from SpineCoreLib.markups_io import (
     Landmark,
     LandmarkSet,
     MarkupsFormatError,

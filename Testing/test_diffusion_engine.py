@@ -12,9 +12,9 @@ from MRtoCTTranslationLib.diffusion.ddim import Cancelled, ddim_sample, ddim_tim
 from MRtoCTTranslationLib.diffusion.networks import NetworkConfig, build_network
 from MRtoCTTranslationLib.diffusion.schedule import PREDICTIONS, CosineSchedule
 from MRtoCTTranslationLib.diffusion.sliding import gaussian_weight, sliding_apply
-from MRtoCTTranslationLib.intensity import CTMapping, MRMapping
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import choose_precision
+from SpineCoreLib.intensity import CTMapping, MRMapping
 
 FP32 = choose_precision("fp32", "cpu")
 SCHED = CosineSchedule()

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.demo import figure, segment_and_score
-from MRtoCTTranslationLib.evaluation import (
+from mrtoct.demo import figure, segment_and_score
+from mrtoct.main import main
+from SpineCoreLib.evaluation import (
     dice,
     evaluate,
     result_rows,
@@ -24,10 +24,10 @@ from MRtoCTTranslationLib.evaluation import (
     write_rows_csv,
     write_rows_json,
 )
-from MRtoCTTranslationLib.evaluation.figure import evaluation_figure
-from MRtoCTTranslationLib.metrics import DATA_RANGE, image_metrics
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from SpineLandmarkRegistrationLib.levels import LEVEL_IDS
+from SpineCoreLib.evaluation.figure import evaluation_figure
+from SpineCoreLib.levels import LEVEL_IDS
+from SpineCoreLib.metrics import DATA_RANGE, image_metrics
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 LEVELS = ["L2", "L3", "L4"]
 IMAGE_KEYS = ("mae_body_hu", "psnr_body_db", "ssim_body", "mae_bone_hu", "psnr_bone_db", "ssim_bone")
@@ -275,7 +275,7 @@ def test_demo_segments_and_scores_the_phantom_and_draws_five_panels(case, tmp_pa
 
 
 def test_demo_command_records_its_steps_and_precision(tmp_path, capsys):
-    from MRtoCTTranslationLib.cli.main import main
+    from mrtoct.main import main
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "1", "--precision", "fp32"]) == 0

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from SpineLandmarkRegistrationLib.geometry import Grid, ras_to_lps
+from SpineCoreLib.geometry import Grid, ras_to_lps
 
 SPACING = (0.7, 1.1, 3.3)
 ORIGIN_LPS = (12.5, -30.25, 47.0)
@@ -85,7 +85,7 @@ def test_volume_added_from_grid_and_saved_by_mrml_reads_back_in_sitk(
 ) -> None:
     import slicer
 
-    from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node
+    from SpineCoreLib.mrml.volumes import add_volume_node
 
     grid = Grid.from_image(oblique_image)
     array = sitk.GetArrayFromImage(oblique_image)
@@ -104,7 +104,7 @@ def test_volume_added_from_grid_and_saved_by_mrml_reads_back_in_sitk(
 
 
 def test_sitk_image_from_volume_node_keeps_lps_geometry(mrml_scene: Any, oblique_image: sitk.Image) -> None:
-    from SpineLandmarkRegistrationLib.mrml.volumes import (
+    from SpineCoreLib.mrml.volumes import (
         add_volume_node_from_image,
         sitk_image_from_volume_node,
     )
@@ -120,7 +120,7 @@ def test_sitk_image_from_volume_node_keeps_lps_geometry(mrml_scene: Any, oblique
 def test_array_from_volume_node_is_a_copy(mrml_scene: Any, oblique_image: sitk.Image) -> None:
     import slicer.util
 
-    from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node_from_image, array_from_volume_node
+    from SpineCoreLib.mrml.volumes import add_volume_node_from_image, array_from_volume_node
 
     node = add_volume_node_from_image(mrml_scene, oblique_image, "oblique")
     array, grid = array_from_volume_node(node)
@@ -132,7 +132,7 @@ def test_array_from_volume_node_is_a_copy(mrml_scene: Any, oblique_image: sitk.I
 def test_int64_labels_are_narrowed_and_rejected_when_too_wide(mrml_scene: Any, oblique_image: sitk.Image) -> None:
     import slicer.util
 
-    from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node
+    from SpineCoreLib.mrml.volumes import add_volume_node
 
     grid = Grid.from_image(oblique_image)
     labels = np.zeros(grid.array_shape, dtype=np.int64)
@@ -152,7 +152,7 @@ def test_int64_labels_are_narrowed_and_rejected_when_too_wide(mrml_scene: Any, o
 def test_ras_point_maps_to_the_index_itk_computes(mrml_scene: Any, oblique_image: sitk.Image) -> None:
     import vtk
 
-    from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node_from_image
+    from SpineCoreLib.mrml.volumes import add_volume_node_from_image
 
     grid = Grid.from_image(oblique_image)
     point_ras = grid.index_to_ras(np.array([3.25, 1.5, 2.75])) + np.array([0.3, -0.2, 0.1])

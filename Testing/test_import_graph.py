@@ -1,5 +1,7 @@
-"""Dependencies point one way: no module of the core packages imports, even lazily inside a function, a
-module that imports it back (a cycle breaks as soon as someone moves an import to the top)."""
+"""Dependencies point one way. Between packages: ``SpineCoreLib`` at the base, the two module packages on
+it (neither imports the other), the ``mrtoct`` command line on top of all three. Inside them: no module
+imports, even lazily inside a function, a module that imports it back (a cycle breaks as soon as someone
+moves an import to the top)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,17 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = (ROOT / "MRtoCTTranslation" / "MRtoCTTranslationLib",
-            ROOT / "SpineLandmarkRegistration" / "SpineLandmarkRegistrationLib")
+PACKAGES = (ROOT / "SpineCore" / "SpineCoreLib",
+            ROOT / "SpineLandmarkRegistration" / "SpineLandmarkRegistrationLib",
+            ROOT / "MRtoCTTranslation" / "MRtoCTTranslationLib",
+            ROOT / "MRtoCTTranslation" / "mrtoct")
+# What each package may import besides itself; anything else is an arrow back up or sideways.
+ALLOWED = {
+    "SpineCoreLib": set(),
+    "SpineLandmarkRegistrationLib": {"SpineCoreLib"},
+    "MRtoCTTranslationLib": {"SpineCoreLib"},
+    "mrtoct": {"SpineCoreLib", "SpineLandmarkRegistrationLib", "MRtoCTTranslationLib"},
+}
 
 
 def _module_name(path: Path, package: Path) -> tuple[str, str]:
@@ -83,6 +94,28 @@ def test_the_finder_sees_a_cycle_through_a_lazy_import():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
     tree = ast.parse("def f():\n    from .networks import build_network\n")
     assert "MRtoCTTranslationLib.diffusion.networks" in _imports(tree, "MRtoCTTranslationLib.diffusion")
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from one package into another that ALLOWED does not list."""
+    bad = []
+    for name, targets in sorted(graph.items()):
+        top = name.split(".")[0]
+        bad += [f"{name} -> {t}" for t in sorted(targets) if t.split(".")[0] not in ALLOWED[top] | {top}]
+    return bad
+
+
+def test_layer_check_sees_an_arrow_back_up():
+    assert layer_violations({"SpineCoreLib.levels": {"MRtoCTTranslationLib.options"}}) == [
+        "SpineCoreLib.levels -> MRtoCTTranslationLib.options"]
+    assert layer_violations({"MRtoCTTranslationLib.x": {"SpineLandmarkRegistrationLib.register"}})
+    assert layer_violations({"mrtoct.main": {"SpineCoreLib.levels", "MRtoCTTranslationLib.options"}}) == []
+
+
+def test_packages_depend_one_way():
+    graph = import_graph()
+    assert {name.split(".")[0] for name in graph} == set(ALLOWED)
+    assert layer_violations(graph) == []
 
 
 def test_no_import_cycle_in_the_core():

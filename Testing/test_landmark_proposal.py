@@ -19,15 +19,15 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from MRtoCTTranslationLib.phantom.case import sample_layout
-from MRtoCTTranslationLib.phantom.shapes import sdf_elliptic_cylinder
-from MRtoCTTranslationLib.phantom.transforms import apply, invert_rigid
-from SpineLandmarkRegistrationLib.geometry import array_from_image, image_from_array
+from mrtoct.main import main
+from SpineCoreLib.geometry import array_from_image, image_from_array
+from SpineCoreLib.levels import ID_LEVELS, LEVEL_IDS, landmark_names, ordered_levels
+from SpineCoreLib.markups_io import read_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.phantom.case import sample_layout
+from SpineCoreLib.phantom.shapes import sdf_elliptic_cylinder
+from SpineCoreLib.phantom.transforms import apply, invert_rigid
 from SpineLandmarkRegistrationLib.landmark_proposal import MIN_VOLUME_MM3, propose_landmarks
-from SpineLandmarkRegistrationLib.levels import ID_LEVELS, LEVEL_IDS, landmark_names, ordered_levels
-from SpineLandmarkRegistrationLib.markups_io import read_markups_json
 
 CASES = {"lumbar": (["L2", "L3", "L4"], 3), "thoracic": (["T9", "T10", "T11"], 4)}
 SEGS = (("ct_seg", "ct"), ("mr_seg", "mr"), ("ct_mrworld_seg", "mr"))  # (file, world of its truth)

@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from MRtoCTTranslationLib.cli.main import main
+from mrtoct.main import main
 from MRtoCTTranslationLib.diffusion.ddim import Cancelled
 from MRtoCTTranslationLib.diffusion.schedule import CosineSchedule
 from MRtoCTTranslationLib.latent.architecture import (
@@ -29,7 +29,7 @@ from MRtoCTTranslationLib.latent.modalities import Modality, find_target
 from MRtoCTTranslationLib.latent.networks import LatentNetworks
 from MRtoCTTranslationLib.latent.spade import SPADEGenerator
 from MRtoCTTranslationLib.options import TranslationOptions
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_cohort
+from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 MODALITIES = {"ct": "ct_mrworld", "t1w": "mr_t1w", "t2w": "mr_t2w", "pdw": "mr_pdw", "stir": "mr_stir"}
 TINY_AE = AutoencoderConfig(channels=(4, 8, 8), latent_channels=4, num_res_blocks=1, norm_num_groups=2)
@@ -143,7 +143,7 @@ def test_modalities_map_intensities_and_find_targets_case_insensitively():
 def test_compressed_ct_mapping_round_trips_and_resolves_soft_tissue_finer():
     """asinh compression (latent models): invertible over the whole HU range, 3.3x finer around soft
     tissue than HU/1000, stored in the card and read back; the linear default is unchanged."""
-    from MRtoCTTranslationLib.intensity import CTMapping
+    from SpineCoreLib.intensity import CTMapping
 
     soft = CTMapping(offset=40.0, scale=300.0, asinh_hu=100.0)
     hu = np.array([-1024.0, -100.0, 0.0, 40.0, 60.0, 300.0, 1000.0, 3071.0], np.float32)
@@ -193,8 +193,8 @@ def test_config_kind_and_checks(tmp_path):
 
 
 def _latent_model(prediction: str = "v"):
-    from MRtoCTTranslationLib.intensity import MRMapping
     from MRtoCTTranslationLib.latent.loaded import LatentModel
+    from SpineCoreLib.intensity import MRMapping
 
     torch.manual_seed(0)
     arch = _tiny_arch(prediction)

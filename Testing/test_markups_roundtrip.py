@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from SpineLandmarkRegistrationLib.markups_io import (
+from SpineCoreLib.markups_io import (
     Landmark,
     LandmarkSet,
     read_markups_json,
@@ -87,7 +87,7 @@ def test_mrml_saved_json_reads_at_the_same_ras_points(mrml_scene: Any, tmp_path:
 
 
 def test_mrml_layer_round_trip(mrml_scene: Any) -> None:
-    from SpineLandmarkRegistrationLib.mrml.markups import (
+    from SpineCoreLib.mrml.markups import (
         add_markups_node,
         landmark_set_from_markups_node,
         update_markups_node,
@@ -109,7 +109,7 @@ def test_mrml_layer_uses_world_positions_under_a_transform(mrml_scene: Any) -> N
     import slicer
     import vtk
 
-    from SpineLandmarkRegistrationLib.mrml.markups import landmark_set_from_markups_node, update_markups_node
+    from SpineCoreLib.mrml.markups import landmark_set_from_markups_node, update_markups_node
 
     transform = mrml_scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
     matrix = vtk.vtkMatrix4x4()
@@ -129,7 +129,7 @@ def test_mrml_layer_uses_world_positions_under_a_transform(mrml_scene: Any) -> N
 
 
 def test_update_rejects_a_nan_position(mrml_scene: Any) -> None:
-    from SpineLandmarkRegistrationLib.mrml.markups import add_markups_node
+    from SpineCoreLib.mrml.markups import add_markups_node
 
     with pytest.raises(ValueError, match="L3-body"):
         add_markups_node(mrml_scene, LandmarkSet([Landmark("L3-body", np.array([1.0, np.nan, 0.0]))]), "bad")

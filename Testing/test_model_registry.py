@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from MRtoCTTranslationLib.cli.main import main
+from mrtoct.main import main
 from MRtoCTTranslationLib.models import registry
 from MRtoCTTranslationLib.models.folder import (
     CARD,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet, write_markups_json
+from SpineCoreLib.markups_io import Landmark, LandmarkSet, write_markups_json
 
 MODULES = ("SpineLandmarkRegistration", "MRtoCTTranslation")
 
@@ -39,6 +39,17 @@ def test_module_imports_and_describes_itself(slicer_standin: Any, name: str) -> 
 def test_module_self_test_passes(slicer_standin: Any, name: str) -> None:
     test = getattr(_import(name), f"{name}Test")()
     test.runTest()  # raises on failure, as Slicer's "Reload and Test" does
+
+
+def test_shared_core_is_a_hidden_module_both_panels_depend_on(slicer_standin: Any) -> None:
+    core = _import("SpineCore")
+    module = core.SpineCore()
+    assert module.parent.hidden is True and module.parent.dependencies == []
+    assert not hasattr(core, "SpineCoreWidget")  # no panel
+    for name in MODULES:
+        visible = getattr(_import(name), name)()
+        assert visible.parent.hidden is False and visible.parent.dependencies == ["SpineCore"]
+    core.SpineCoreTest().runTest()  # the LPS <-> RAS round trip of an oblique image, as in Slicer
 
 
 def test_registration_parameter_node_is_stored_in_the_scene(slicer_standin: Any, mrml_scene: Any) -> None:

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_cohort
-from MRtoCTTranslationLib.phantom.tissues import Tissue
-from SpineLandmarkRegistrationLib.geometry import Grid
-from SpineLandmarkRegistrationLib.levels import LEVEL_IDS, landmark_names
-from SpineLandmarkRegistrationLib.manifest import COLUMNS, read_manifest
-from SpineLandmarkRegistrationLib.markups_io import read_markups_json
+from SpineCoreLib.geometry import Grid
+from SpineCoreLib.levels import LEVEL_IDS, landmark_names
+from SpineCoreLib.manifest import COLUMNS, read_manifest
+from SpineCoreLib.markups_io import read_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_cohort
+from SpineCoreLib.phantom.tissues import Tissue
 
 
 @pytest.fixture(scope="session")

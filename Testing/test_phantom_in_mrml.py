@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import vtk
 
-from MRtoCTTranslationLib.mrml.case_nodes import load_case_nodes
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from SpineLandmarkRegistrationLib.levels import LEVEL_IDS
+from SpineCoreLib.levels import LEVEL_IDS
+from SpineCoreLib.mrml.case_nodes import load_case_nodes
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import pytest
 import torch
 import yaml
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.evaluation.steps import fewest_steps_within
+from mrtoct.main import main
 from MRtoCTTranslationLib.precision import (
     CPUFeatures,
     Precision,
@@ -23,6 +22,7 @@ from MRtoCTTranslationLib.precision import (
     check_precision,
     choose_precision,
 )
+from SpineCoreLib.evaluation.steps import fewest_steps_within
 
 AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")
 SKYLAKE = CPUFeatures("AVX512", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=True,

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_cohort
-from SpineLandmarkRegistrationLib.geometry import ras_to_lps
-from SpineLandmarkRegistrationLib.manifest import read_manifest
-from SpineLandmarkRegistrationLib.markups_io import read_markups_json, write_markups_json
+from mrtoct.main import main
+from SpineCoreLib.geometry import ras_to_lps
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.markups_io import read_markups_json, write_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.geometry import Grid, ras_to_lps
+from SpineCoreLib.markups_io import Landmark, LandmarkSet, read_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 from SpineLandmarkRegistrationLib.fitting import fit_affine, fit_similarity
-from SpineLandmarkRegistrationLib.geometry import Grid, ras_to_lps
-from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet, read_markups_json
 from SpineLandmarkRegistrationLib.matching import LandmarkError
 from SpineLandmarkRegistrationLib.polyrigid import PolyrigidTransform
 from SpineLandmarkRegistrationLib.register import register

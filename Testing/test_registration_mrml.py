@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import vtk
 
-from MRtoCTTranslationLib.mrml.case_nodes import load_case_nodes
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.mrml.case_nodes import load_case_nodes
+from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
+from SpineCoreLib.mrml.volumes import grid_from_volume_node
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
-from SpineLandmarkRegistrationLib.mrml.markups import landmark_set_from_markups_node
-from SpineLandmarkRegistrationLib.mrml.volumes import grid_from_volume_node
 from SpineLandmarkRegistrationLib.register import register
 
 LEVELS = ["L2", "L3", "L4"]
@@ -233,8 +233,8 @@ def test_harden_copy_leaves_the_input_volume_alone(mrml_scene, cases, mode):
 
 
 def test_lock_points_and_place_next(mrml_scene, headless_slicer):
-    from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet
-    from SpineLandmarkRegistrationLib.mrml.markups import add_markups_node
+    from SpineCoreLib.markups_io import Landmark, LandmarkSet
+    from SpineCoreLib.mrml.markups import add_markups_node
 
     node = add_markups_node(mrml_scene, LandmarkSet([Landmark("L1-body", np.zeros(3)), Landmark("L1-spinous", None),
                                                      Landmark("L2-body", None)]), "points")

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.evaluation.dice import segmentation_metrics
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from MRtoCTTranslationLib.segmentation import (
+from mrtoct.main import main
+from SpineCoreLib.evaluation.dice import segmentation_metrics
+from SpineCoreLib.levels import LEVEL_IDS, ordered_levels
+from SpineCoreLib.markups_io import read_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.segmentation import (
     BuiltinOptions,
     SegmentationError,
     level_color,
@@ -24,10 +26,8 @@ from MRtoCTTranslationLib.segmentation import (
     segment_vertebrae,
     totalseg,
 )
-from MRtoCTTranslationLib.segmentation import bundle as bundle_mod
-from MRtoCTTranslationLib.segmentation.names import level_of_class, relabel, verse_mapping
-from SpineLandmarkRegistrationLib.levels import LEVEL_IDS, ordered_levels
-from SpineLandmarkRegistrationLib.markups_io import read_markups_json
+from SpineCoreLib.segmentation import bundle as bundle_mod
+from SpineCoreLib.segmentation.names import level_of_class, relabel, verse_mapping
 
 LEVELS = ["L2", "L3", "L4"]
 

@@ -13,8 +13,8 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from MRtoCTTranslationLib.cli.main import main
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_cohort
+from mrtoct.main import main
+from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 TINY = {"channels": [4, 8], "norm_num_groups": 2, "num_res_blocks": 1}
 
@@ -130,7 +130,7 @@ def test_two_process_ddp_on_gloo(cohort, tmp_path):
     cfg = _config(tmp_path, cohort, steps=3, val_every=0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "MRtoCTTranslationLib.cli.main", "train", "--config", str(cfg)]
+           "-m", "mrtoct.main", "train", "--config", str(cfg)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     card = _card(tmp_path / "run")

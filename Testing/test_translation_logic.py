@@ -14,8 +14,8 @@ import pytest
 
 from MRtoCTTranslationLib.diffusion.ddim import Cancelled
 from MRtoCTTranslationLib.options import SegmentationOptions, TranslationOptions
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from SpineLandmarkRegistrationLib.levels import ID_LEVELS
+from SpineCoreLib.levels import ID_LEVELS
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 
 @pytest.fixture(scope="module")

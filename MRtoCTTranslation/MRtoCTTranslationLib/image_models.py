@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from SpineCoreLib.intensity import CTMapping, MRMapping
+from SpineCoreLib.orientation import pad_to_multiple
+
 from .diffusion.ddim import ddim_sample
 from .diffusion.networks import NetworkConfig
 from .diffusion.schedule import CosineSchedule
 from .diffusion.sliding import sliding_apply
-from .intensity import CTMapping, MRMapping
 from .options import TranslationOptions
-from .orientation import pad_to_multiple
 from .precision import Precision
 
 Progress = Callable[[int, int], None]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import SimpleITK as sitk
 
-from SpineLandmarkRegistrationLib.markups_io import LandmarkSet
+from SpineCoreLib.markups_io import LandmarkSet
 
 from .diffusion.ddim import Cancelled
 from .models.registry import default_model_name, resolve
@@ -45,8 +45,8 @@ def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: Segm
                  reference_labels: sitk.Image | None = None, progress: StageProgress | None = None,
                  cancelled: Callable[[], bool] | None = None) -> PipelineResult:
     """Translate, segment and evaluate; raise ``Cancelled`` as soon as ``cancelled()`` is true."""
-    from .evaluation import evaluate
-    from .segmentation import segment_vertebrae
+    from SpineCoreLib.evaluation import evaluate
+    from SpineCoreLib.segmentation import segment_vertebrae
 
     segmentation = segmentation or SegmentationOptions()
     options.validate()

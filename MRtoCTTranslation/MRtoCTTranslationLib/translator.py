@@ -22,13 +22,14 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from SpineCoreLib.intensity import CTMapping, MRMapping
+from SpineCoreLib.orientation import canonical, model_grid, to_grid
+
 from .diffusion.networks import NetworkConfig, build_network, for_inference
 from .diffusion.schedule import CosineSchedule
 from .image_models import ImageModel, image_model
-from .intensity import CTMapping, MRMapping
 from .models.folder import ModelError, load_weights, read_card
 from .options import TranslationOptions
-from .orientation import canonical, model_grid, to_grid
 from .precision import as_precision
 
 if TYPE_CHECKING:

@@ -1,5 +1,6 @@
-"""Core of the SpineLandmarkRegistration module: geometry, landmark naming, markups I/O.
+"""Core of the SpineLandmarkRegistration module: matching named landmarks, rigid to piecewise fits,
+registration QA, landmark proposals from a labelmap and export of registered pairs.
 
-Nothing in this package imports Slicer, except the ``mrml`` sub-package, which moves data
-between MRML nodes and this core.
+Builds on ``SpineCoreLib`` (geometry, level names, markups I/O). Nothing in this package imports
+Slicer, except the ``mrml`` sub-package, which drives the live registration in the scene.
 """

@@ -59,9 +59,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from .geometry import Grid, array_from_image
-from .levels import ID_LEVELS, check_level, landmark_name, ordered_levels
-from .markups_io import Landmark, LandmarkSet
+from SpineCoreLib.geometry import Grid, array_from_image
+from SpineCoreLib.levels import ID_LEVELS, check_level, landmark_name, ordered_levels
+from SpineCoreLib.markups_io import Landmark, LandmarkSet
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .levels import parse_landmark_name
-from .markups_io import LandmarkSet
+from SpineCoreLib.levels import parse_landmark_name
+from SpineCoreLib.markups_io import LandmarkSet
 
 
 class LandmarkError(ValueError):
@@ -54,7 +54,7 @@ def _check_names(ls: LandmarkSet, role: str) -> None:
 
 
 def _sort_key(label: str) -> tuple[int, int]:
-    from .levels import LANDMARK_KINDS, ordered_levels
+    from SpineCoreLib.levels import LANDMARK_KINDS, ordered_levels
 
     level, kind = parse_landmark_name(label)
     kinds = (*LANDMARK_KINDS, "pedicle-left", "pedicle-right")

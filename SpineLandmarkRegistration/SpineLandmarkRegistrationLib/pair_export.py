@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .atomic_io import atomic_output, write_image, write_json
-from .geometry import Grid
-from .manifest import append_rows
-from .resample import crop_grid, isotropic_grid, resample, shared_box, valid_mask
+from SpineCoreLib.atomic_io import atomic_output, write_image, write_json
+from SpineCoreLib.geometry import Grid
+from SpineCoreLib.manifest import append_rows
+from SpineCoreLib.resample import crop_grid, isotropic_grid, resample, shared_box, valid_mask
+
 from .transforms import RegistrationTransform
 
 

@@ -18,8 +18,9 @@ import scipy.linalg
 import SimpleITK as sitk
 from scipy import ndimage
 
+from SpineCoreLib.geometry import Grid, ras_to_lps
+
 from .fitting import fit_rigid
-from .geometry import Grid, ras_to_lps
 from .matching import MatchedLandmarks
 
 NEIGHBOUR_WEIGHT = 0.3

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from SpineCoreLib.markups_io import LandmarkSet
+
 from .fitting import check_configuration, fit, fit_rigid
-from .markups_io import LandmarkSet
 from .matching import LandmarkError, MatchedLandmarks, match_landmarks
 from .polyrigid import fit_polyrigid
 from .quality import QualityReport, conditioning_warnings, local_loo, suspected_mistakes

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 import SimpleITK as sitk
 
-from .geometry import Grid, ras_matrix_to_lps
+from SpineCoreLib.geometry import Grid, ras_matrix_to_lps
 
 
 class RegistrationTransform(Protocol):

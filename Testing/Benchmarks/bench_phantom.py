@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 SETTINGS = {
     "2 mm CT, 1x1x3 mm MR": PhantomOptions(ct_spacing=2.0, mr_spacing=(1.0, 1.0, 3.0)),

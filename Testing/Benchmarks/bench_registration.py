@@ -28,16 +28,16 @@ import numpy as np
 import SimpleITK as sitk
 
 REPO = Path(__file__).resolve().parents[2]
-for sub in ("Testing", "SpineLandmarkRegistration", "MRtoCTTranslation"):
+for sub in ("Testing", "SpineCore", "SpineLandmarkRegistration", "MRtoCTTranslation"):
     if str(REPO / sub) not in sys.path:
         sys.path.insert(0, str(REPO / sub))
 
-from MRtoCTTranslationLib.bench import median_time as _median_time  # noqa: E402
-from SpineLandmarkRegistrationLib.geometry import Grid  # noqa: E402
-from SpineLandmarkRegistrationLib.levels import STANDARD_LEVELS, landmark_names  # noqa: E402
-from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet  # noqa: E402
+from mrtoct.bench import median_time as _median_time  # noqa: E402
+from SpineCoreLib.geometry import Grid  # noqa: E402
+from SpineCoreLib.levels import STANDARD_LEVELS, landmark_names  # noqa: E402
+from SpineCoreLib.markups_io import Landmark, LandmarkSet  # noqa: E402
+from SpineCoreLib.resample import reference_image, resample  # noqa: E402
 from SpineLandmarkRegistrationLib.register import register  # noqa: E402
-from SpineLandmarkRegistrationLib.resample import reference_image, resample  # noqa: E402
 from SpineLandmarkRegistrationLib.transforms import LinearTransform  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def bench_fit(quick: bool) -> None:
 def bench_live(quick: bool) -> None:
     from headless.scene import HeadlessSlicer
 
-    from SpineLandmarkRegistrationLib.mrml.markups import add_markups_node
+    from SpineCoreLib.mrml.markups import add_markups_node
     from SpineLandmarkRegistrationLib.mrml.registration_nodes import LiveRegistration
 
     print("(b) live MRML preview: control point moved -> transform node and residual table updated", flush=True)

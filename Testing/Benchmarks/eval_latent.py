@@ -25,13 +25,13 @@ import numpy as np
 import SimpleITK as sitk
 from eval_models import mean_rows, write_held_out  # this folder (run as a script)
 
-from MRtoCTTranslationLib.bench import measure_translation
+from mrtoct.bench import measure_translation
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
-from MRtoCTTranslationLib.metrics import body_mask, image_metrics, mae, psnr, ssim
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineLandmarkRegistrationLib.manifest import read_manifest
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.metrics import body_mask, image_metrics, mae, psnr, ssim
 
 SOURCES = ("t1w", "t2w")
 

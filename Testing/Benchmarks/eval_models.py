@@ -22,17 +22,17 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.evaluation.dice import segmentation_metrics
-from MRtoCTTranslationLib.metrics import image_metrics
 from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.options import TranslationOptions
-from MRtoCTTranslationLib.segmentation import segment_vertebrae
 from MRtoCTTranslationLib.training.contrast import random_contrast
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineLandmarkRegistrationLib.atomic_io import write_json
-from SpineLandmarkRegistrationLib.manifest import read_manifest
-from SpineLandmarkRegistrationLib.markups_io import read_markups_json
+from SpineCoreLib.atomic_io import write_json
+from SpineCoreLib.evaluation.dice import segmentation_metrics
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.markups_io import read_markups_json
+from SpineCoreLib.metrics import image_metrics
+from SpineCoreLib.segmentation import segment_vertebrae
 
 
 def inputs_for(row: dict[str, str], n_random: int, rng: np.random.Generator) -> dict[str, sitk.Image]:

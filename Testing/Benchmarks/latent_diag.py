@@ -23,11 +23,11 @@ from torch.nn import functional as F
 
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
 from MRtoCTTranslationLib.latent.sampling import sample_target
-from MRtoCTTranslationLib.metrics import body_mask, mae, ssim
 from MRtoCTTranslationLib.models.registry import resolve
-from MRtoCTTranslationLib.orientation import canonical, model_grid, pad_to_multiple, to_grid
 from MRtoCTTranslationLib.translator import load_model
-from SpineLandmarkRegistrationLib.manifest import read_manifest
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.metrics import body_mask, mae, ssim
+from SpineCoreLib.orientation import canonical, model_grid, pad_to_multiple, to_grid
 
 
 def on_grid(path: str, grid: sitk.Image, default: float) -> np.ndarray:

@@ -23,21 +23,21 @@ import numpy as np
 import SimpleITK as sitk
 from eval_latent import mr_metrics
 
-from MRtoCTTranslationLib.evaluation.steps import (
-    CURVE_STEPS,
-    REFERENCE_STEPS,
-    TOLERANCES,
-    fewest_steps_within,
-)
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
-from MRtoCTTranslationLib.metrics import body_mask, mae, psnr, ssim
 from MRtoCTTranslationLib.models.folder import read_card
 from MRtoCTTranslationLib.models.registry import list_models, resolve
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import choose_precision
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineLandmarkRegistrationLib.atomic_io import write_json
-from SpineLandmarkRegistrationLib.manifest import read_manifest
+from SpineCoreLib.atomic_io import write_json
+from SpineCoreLib.evaluation.steps import (
+    CURVE_STEPS,
+    REFERENCE_STEPS,
+    TOLERANCES,
+    fewest_steps_within,
+)
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.metrics import body_mask, mae, psnr, ssim
 
 SOURCES = ("t2w", "t1w")
 

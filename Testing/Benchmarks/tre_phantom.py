@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from MRtoCTTranslationLib.phantom import PhantomOptions, generate_case
-from SpineLandmarkRegistrationLib.markups_io import Landmark, LandmarkSet, read_markups_json
+from SpineCoreLib.markups_io import Landmark, LandmarkSet, read_markups_json
+from SpineCoreLib.phantom import PhantomOptions, generate_case
 from SpineLandmarkRegistrationLib.register import register
 
 

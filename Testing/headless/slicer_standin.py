@@ -99,7 +99,7 @@ class ScriptedLoadableModule:
         self.parent = parent if parent is not None else types.SimpleNamespace()
         self.moduleName = type(self).__name__
         for attr, value in (("title", self.moduleName), ("categories", []), ("dependencies", []),
-                            ("contributors", []), ("helpText", ""), ("acknowledgementText", "")):
+                            ("contributors", []), ("helpText", ""), ("acknowledgementText", ""), ("hidden", False)):
             setattr(self.parent, attr, value)
 
     def resourcePath(self, filename: str) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..orientation import pad_to_multiple
+from SpineCoreLib.orientation import pad_to_multiple
+
 from ..training.data import random_patch
 from .data import PairBatch, Subject, pair_batch, pick_pair
 from .modalities import Modality

@@ -3,7 +3,8 @@ mappings, accepted sources, spacing, training, metrics, citation (saved with ``m
 
 from __future__ import annotations
 
-from ..intensity import MRMapping
+from SpineCoreLib.intensity import MRMapping
+
 from ..models.card_builder import build_card
 from ..training.trainer import portable_config
 from .architecture import LatentArchitecture

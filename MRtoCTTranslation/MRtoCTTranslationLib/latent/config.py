@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..intensity import CTMapping
+from SpineCoreLib.intensity import CTMapping
+
 from ..training.config import check_keys, check_precision_field, decayed_lr, read_yaml, resolve_paths
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality

@@ -9,11 +9,11 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from SpineLandmarkRegistrationLib.geometry import Grid
-from SpineLandmarkRegistrationLib.manifest import read_manifest
-from SpineLandmarkRegistrationLib.resample import isotropic_grid
+from SpineCoreLib.geometry import Grid
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.orientation import canonical, to_grid
+from SpineCoreLib.resample import isotropic_grid
 
-from ..orientation import canonical, to_grid
 from ..training.data import random_patch
 from .modalities import CT_KEY, Modality
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from SpineCoreLib.intensity import MRMapping
+from SpineCoreLib.orientation import pad_to_multiple
+
 from ..diffusion.networks import for_inference
 from ..diffusion.schedule import CosineSchedule
 from ..image_models import card_steps
-from ..intensity import MRMapping
 from ..models.folder import ModelError, load_weights
 from ..options import TranslationOptions
-from ..orientation import pad_to_multiple
 from ..precision import Precision
 from .architecture import LatentArchitecture
 from .modalities import Modality, find_target

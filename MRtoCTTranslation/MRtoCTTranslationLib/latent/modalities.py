@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..intensity import CTMapping, MRMapping
+from SpineCoreLib.intensity import CTMapping, MRMapping
 
 CT_KEY = "ct"
 MR_UNITS = 1000.0  # MR targets are written as arbitrary units 0..MR_UNITS

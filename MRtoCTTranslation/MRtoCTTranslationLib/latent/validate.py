@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from SpineCoreLib.metrics import image_metrics
+from SpineCoreLib.orientation import pad_to_multiple
+
 from ..diffusion.schedule import CosineSchedule
-from ..metrics import image_metrics
-from ..orientation import pad_to_multiple
 from .config import LatentTrainConfig
 from .data import Subject
 from .networks import LatentNetworks

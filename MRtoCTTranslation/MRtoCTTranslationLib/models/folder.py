@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from SpineLandmarkRegistrationLib.atomic_io import atomic_output, write_json
+from SpineCoreLib.atomic_io import atomic_output, write_json
 
 WEIGHTS = "model.safetensors"
 CARD = "model.json"

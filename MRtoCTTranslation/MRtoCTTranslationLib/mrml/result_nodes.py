@@ -15,7 +15,7 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
-from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node_from_image
+from SpineCoreLib.mrml.volumes import add_volume_node_from_image
 
 # CT window/level for bone and soft tissue together (W 1800 HU, L 400 HU)
 CT_WINDOW, CT_LEVEL = 1800.0, 400.0

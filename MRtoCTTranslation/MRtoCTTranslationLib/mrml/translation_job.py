@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from SpineLandmarkRegistrationLib.mrml.markups import landmark_set_from_markups_node
-from SpineLandmarkRegistrationLib.mrml.volumes import add_volume_node_from_image, sitk_image_from_volume_node
+from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
+from SpineCoreLib.mrml.volumes import add_volume_node_from_image, sitk_image_from_volume_node
 
 from ..diffusion.ddim import Cancelled
 from ..options import SegmentationOptions, TranslationOptions
@@ -160,7 +160,7 @@ class TranslationJob:
             created += [std] if std else []
             seg = None
             if res.labels is not None:
-                from ..segmentation import segment_table
+                from SpineCoreLib.segmentation import segment_table
 
                 seg = add_segmentation_from_labels(scene, res.labels, segment_table(), unique(f"{kind}_vertebrae"))
                 seg.SetReferenceImageGeometryParameterFromVolumeNode(sct)

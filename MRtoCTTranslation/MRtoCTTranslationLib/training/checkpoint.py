@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from SpineLandmarkRegistrationLib.atomic_io import atomic_output, write_json
+from SpineCoreLib.atomic_io import atomic_output, write_json
 
 
 def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module],

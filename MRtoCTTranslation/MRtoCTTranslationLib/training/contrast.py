@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..phantom.tissues import N_TISSUES, Tissue
+from SpineCoreLib.phantom.tissues import N_TISSUES, Tissue
 
 
 def random_contrast(tissues: np.ndarray, rng: np.random.Generator, slice_axis: int = -1) -> np.ndarray:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 
-from SpineLandmarkRegistrationLib.geometry import Grid
-from SpineLandmarkRegistrationLib.resample import isotropic_grid
+from SpineCoreLib.geometry import Grid
+from SpineCoreLib.intensity import CTMapping, MRMapping
+from SpineCoreLib.orientation import canonical, to_grid
+from SpineCoreLib.resample import isotropic_grid
 
-from ..intensity import CTMapping, MRMapping
-from ..orientation import canonical, to_grid
 from .contrast import random_contrast
 
 

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from SpineLandmarkRegistrationLib.manifest import read_manifest
+from SpineCoreLib.intensity import CTMapping, MRMapping
+from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.metrics import image_metrics
 
 from ..diffusion.networks import build_network
 from ..diffusion.schedule import CosineSchedule
-from ..intensity import CTMapping, MRMapping
-from ..metrics import image_metrics
 from ..models.card_builder import build_card
 from ..models.folder import save_model
 from ..precision import Precision, backward_step, check_finite, choose_precision

@@ -1,6 +1,5 @@
-"""MRML layer: moves volumes and landmarks between MRML nodes and the core (Grid, LandmarkSet).
+"""MRML layer of SpineLandmarkRegistration: the live registration of point lists and transform nodes.
 
-Uses only what PyPI's slicer-core provides (``slicer.vtkMRML*`` classes and ``slicer.util``
-array helpers), never ``slicer.app``, ``qt`` or ``ctk``, so it runs in Slicer and headless.
-Every function takes the scene or node it works on; none reads ``slicer.mrmlScene``.
+Uses only what PyPI's slicer-core provides, never ``slicer.app``, ``qt`` or ``ctk``, so it runs in
+Slicer and headless. Volume and point-list conversions come from ``SpineCoreLib.mrml``.
 """

@@ -29,13 +29,14 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
-from ..geometry import Grid, ras_to_lps
-from ..levels import LANDMARK_KINDS, parse_landmark_name
-from ..markups_io import LandmarkSet
+from SpineCoreLib.geometry import Grid, ras_to_lps
+from SpineCoreLib.levels import LANDMARK_KINDS, parse_landmark_name
+from SpineCoreLib.markups_io import LandmarkSet
+from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
+
 from ..polyrigid import field_grid, landmark_domain
 from ..register import Registration, register
 from ..transforms import LinearTransform, RegistrationTransform
-from .markups import landmark_set_from_markups_node
 
 log = logging.getLogger(__name__)
 

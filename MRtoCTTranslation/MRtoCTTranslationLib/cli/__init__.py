@@ -1,1 +1,0 @@
-"""The ``mrtoct`` command line: one sub-command per file, all built on the core packages."""

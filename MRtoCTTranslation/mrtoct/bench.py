@@ -1,0 +1,281 @@
+"""``mrtoct bench``: how fast and how lean the translation engine is on this machine.
+
+It first says what the CPU offers (PyTorch's capability, native bf16 or not) and which precision
+``auto`` takes, then measures in one run, side by side:
+1. the denoiser's FLOPs per evaluation (torch.utils.flop_counter), its time per evaluation, and its
+   efficiency against the throughput of a plain 3D convolution measured in the same run, in fp32 and,
+   where the hardware has it natively, in the reduced precision ``auto`` takes (emulated bf16 is
+   skipped: it would only measure the emulation, 10x or more slower on AVX2);
+2. the time and peak memory of translating the demo case (five lumbar levels at 2 mm) at the card's
+   default steps and precision auto;
+3. the same translation through the plain MONAI recipe (DiffusionModelUNet with default settings,
+   DiffusionInferer, DDIMScheduler) and the ratio of the two;
+4. the peak memory of two denoising steps on a whole-spine (C1-S1) volume at 1 mm through the
+   sliding window (run in a child process so its peak is its own).
+The run keeps to a time budget (10 minutes by default): the MONAI recipe runs only as many steps as
+fit and is scaled to the full count, and a part that no longer fits is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from MRtoCTTranslationLib.options import TranslationOptions
+from MRtoCTTranslationLib.precision import Precision, choose_precision
+
+FP32 = Precision("fp32", "cpu", "fp32", True, "the reference")
+BUDGET_S = 600.0
+
+
+def median_time(fn, repeats: int = 3, warmup: bool = True) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls (after one untimed call)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def conv_throughput(channels: int = 32, size: tuple[int, int, int] = (48, 48, 48), precision: Precision | None = None
+                    ) -> float:
+    """GFLOP/s of one Conv3d(channels, channels, 3) forward pass (2*MACs) in ``precision`` (fp32 when None),
+    the better of the contiguous and the channels-last layout, so the reference is the best plain
+    convolution this machine runs."""
+    conv = torch.nn.Conv3d(channels, channels, 3, padding=1).eval()
+    x = torch.randn(1, channels, *size)
+    flops = 2 * channels * channels * 27 * int(np.prod(size))
+    best = 0.0
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        conv.to(memory_format=layout)
+        xl = x.contiguous(memory_format=layout)
+        with torch.inference_mode(), (precision or FP32).autocast():
+            best = max(best, flops / median_time(lambda: conv(xl), repeats=5) / 1e9)  # noqa: B023
+    return best
+
+
+def denoiser_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        net(x, c, t)
+    return int(counter.get_total_flops())
+
+
+def whole_spine_child(spacing: float, steps: int, window: tuple[int, ...] = (128, 128, 32), overlap: float = 0.25) -> None:
+    """Child process: two denoising steps on a C1-S1-sized volume in the given windows; prints peak RSS in MB."""
+    from MRtoCTTranslationLib.diffusion.networks import NetworkConfig, build_network, for_inference
+    from MRtoCTTranslationLib.diffusion.schedule import CosineSchedule
+    from MRtoCTTranslationLib.image_models import image_model
+    from SpineCoreLib.intensity import CTMapping, MRMapping
+
+    cfg = NetworkConfig(channels=(16, 32, 64))
+    model = image_model(Path("."), {}, cfg, for_inference(build_network(cfg), 3), MRMapping(), CTMapping(), CosineSchedule(),
+                        spacing, torch.device("cpu"))
+    shape = (int(640 / spacing), int(200 / spacing), int(60 / spacing))  # S, P, L: C1-S1, AP, sagittal slab
+    mr = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    t0 = time.perf_counter()
+    model.sample(mr, TranslationOptions(steps=steps, window=tuple(window), overlap=overlap), 0,
+                 choose_precision("auto", "cpu"))
+    print(json.dumps({"shape": shape, "voxels": int(np.prod(shape)), "seconds": time.perf_counter() - t0,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def translate_child(mr_path: str, model_spec: str | None, steps: int | None, target: str | None = None,
+                    precision: str = "auto") -> None:
+    """Child process: translate one MR (to ``target`` with a latent model; steps None: the card's); prints
+    seconds and peak RSS (MB) as JSON."""
+    import SimpleITK as sitk
+
+    from MRtoCTTranslationLib.models.registry import default_model_name, resolve
+    from MRtoCTTranslationLib.translator import load_model, translate_image
+
+    model = load_model(resolve(model_spec or default_model_name()), "cpu")
+    mr = sitk.ReadImage(mr_path)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0, target=target, precision=precision))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "baseline_rss_mb": base,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def measure_translation(mr_path: str, model_spec: str | None, steps: int | None, target: str | None = None,
+                        precision: str = "auto") -> dict:
+    """Seconds and peak RSS (MB) of one translation, run in a child process so the peak is its own."""
+    return _child_json("translate_child", mr_path, model_spec, steps, target, precision)
+
+
+def _child_json(func: str, *args: object) -> dict:
+    """Call ``func`` of this module with ``args`` in a fresh Python process (so its peak memory is its
+    own); its last line of output, parsed as JSON."""
+    call = f"{func}({', '.join(map(repr, args))})"
+    r = subprocess.run([sys.executable, "-c", f"from mrtoct.bench import {func}; {call}"],
+                       capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-1000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+PARTS = ("denoiser", "translate", "monai", "spine")
+
+
+@dataclass
+class BenchRun:
+    """What every part of one ``mrtoct bench`` run shares: the model, the precision, the demo case and its
+    grid, the time budget, and the numbers and lines so far."""
+
+    model: Any
+    model_spec: str | None
+    precision: Precision
+    features: Any  # precision.CPUFeatures
+    steps: int
+    case: Path
+    spatial: tuple[int, ...]  # the demo case's model grid, padded to the network's multiple
+    window: tuple[int, ...]  # one denoiser evaluation
+    n_windows: int
+    out: Callable[[str], None]
+    budget_s: float
+    res: dict = field(default_factory=dict)
+    start: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        return self.budget_s - (time.perf_counter() - self.start)
+
+
+def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts: tuple[str, ...] = PARTS,
+              precision: str = "auto", budget_s: float = BUDGET_S) -> dict:
+    """Run the chosen parts (all by default) and return their numbers; each line is also passed to ``out``.
+    ``steps`` None takes the model card's default; the run keeps within ``budget_s`` seconds."""
+    import SimpleITK as sitk
+
+    from MRtoCTTranslationLib.diffusion.sliding import window_starts
+    from MRtoCTTranslationLib.image_models import fit_window
+    from MRtoCTTranslationLib.models.registry import default_model_name, resolve
+    from MRtoCTTranslationLib.precision import CPUFeatures
+    from MRtoCTTranslationLib.translator import load_model
+    from SpineCoreLib.orientation import model_grid
+    from SpineCoreLib.phantom import PhantomOptions, generate_case
+
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    prec = choose_precision(precision, "cpu")
+    feats = CPUFeatures.detect()
+    out(f"CPU: {feats.describe()}; {torch.get_num_threads()} threads; {prec.describe()}")
+    model = load_model(resolve(model_spec or default_model_name()), "cpu")
+    steps = model.default_steps if steps is None else steps
+    with tempfile.TemporaryDirectory() as tmp:
+        case = generate_case(Path(tmp), "bench", 7, PhantomOptions())["truth"].parent
+        grid = model_grid(sitk.ReadImage(str(case / "mr_t2w.nii.gz")), model.spacing)
+        d = model.cfg.divisor
+        spatial = tuple(int(np.ceil(s / d) * d) for s in grid.array_shape)
+        # one denoiser evaluation is one inference window of the card (the whole volume if smaller)
+        win = tuple(fit_window(model.window, spatial, d)) if model.cfg.spatial_dims == 3 else spatial
+        n_windows = int(np.prod([len(window_starts(s, w, model.overlap)) for s, w in zip(spatial, win, strict=True)]))
+        run = BenchRun(model, model_spec, prec, feats, steps, case, spatial, win, n_windows, out, budget_s, start=start)
+        run.res = {"threads": torch.get_num_threads(), "cpu": feats.describe(), "cpu_capability": feats.capability,
+                   "native_bf16": feats.native_bf16, "precision": prec.name, "steps": steps}
+        for name, part in (("denoiser", _denoiser_part), ("translate", _translate_part), ("monai", _monai_part),
+                           ("spine", _spine_part)):
+            if name in parts:
+                part(run)
+    run.res["seconds"] = time.perf_counter() - start
+    return run.res
+
+
+def _denoiser_part(run: BenchRun) -> None:
+    """FLOPs, time per evaluation and efficiency against a plain convolution: in fp32, and in the reduced
+    precision auto takes where it is native (an emulated one would measure only the emulation)."""
+    shape = (1, 1, *run.window)
+    flops = denoiser_flops(run.model.net, shape)
+    x, c, t = torch.randn(shape), torch.randn(shape), torch.tensor([500])
+    prec, feats = run.precision, run.features
+    for p in [FP32] + ([prec] if prec.reduced and prec.native else []):
+        with torch.inference_mode(), p.autocast():
+            per_eval = median_time(lambda: run.model.net(x, c, t), repeats=5)  # noqa: B023
+        conv = conv_throughput(precision=p)
+        gflops = flops / per_eval / 1e9
+        run.res[f"denoiser_{p.name}"] = {"gflop": flops / 1e9, "seconds_per_eval": per_eval, "gflops": gflops,
+                                         "conv_gflops": conv, "efficiency": gflops / conv}
+        run.out(f"denoiser {p.name}: {flops / 1e9:.1f} GFLOP per evaluation on a {run.window} window ({run.n_windows} "
+                f"per step on {run.spatial}), {per_eval:.2f} s ({gflops:.0f} GFLOP/s); plain "
+                f"Conv3d {conv:.0f} GFLOP/s -> efficiency {gflops / conv:.0%} (goal >= 60 %)")
+    if prec.reduced and not prec.native:
+        run.out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
+                "only the emulation")
+    elif not prec.reduced and not feats.native_bf16:
+        run.out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
+                "(AVX-512) to 10x or more (AVX2) slower than fp32")
+
+
+def _translate_part(run: BenchRun) -> None:
+    """The demo case end to end, in a child process so the peak memory is its own."""
+    child = measure_translation(str(run.case / "mr_t2w.nii.gz"), run.model_spec, run.steps, None, run.precision.name)
+    ours = child["seconds"]
+    run.res["translate_demo_case"] = {"steps": run.steps, "precision": run.precision.name, **child}
+    run.out(f"translate demo case ({run.spatial} voxels at {run.model.spacing} mm, {run.steps} steps, "
+            f"{run.precision.name}): {ours:.1f} s (goal <= 60 s: {'met' if ours <= 60 else 'NOT met'}); peak RSS of "
+            f"that process {child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before translating)")
+
+
+def _monai_part(run: BenchRun) -> None:
+    """The plain MONAI recipe at the same size (padded to its multiple of 8), steps and precision; as many
+    steps as the budget allows, scaled to the full count."""
+    from monai.inferers import DiffusionInferer
+    from monai.networks.nets import DiffusionModelUNet
+    from monai.networks.schedulers import DDIMScheduler
+
+    net = DiffusionModelUNet(spatial_dims=3, in_channels=2, out_channels=1).eval()
+    plain_shape = (1, 1, *(int(np.ceil(s / 8) * 8) for s in run.spatial))
+    noise, cond = torch.randn(plain_shape), torch.randn(plain_shape)
+    prec, steps = run.precision, run.steps
+    with torch.inference_mode(), prec.autocast():
+        one = median_time(lambda: net(torch.cat([noise, cond], 1), torch.tensor([500])), repeats=1, warmup=False)
+    if run.left() < 3 * one:
+        run.out("plain MONAI recipe: skipped, it does not fit in the time budget")
+        return
+    run_steps = max(1, min(steps, int(0.8 * run.left() / max(one, 1e-6)) - 2))
+    sched = DDIMScheduler(num_train_timesteps=1000)
+    sched.set_timesteps(run_steps)
+    t0 = time.perf_counter()
+    with torch.inference_mode(), prec.autocast():
+        DiffusionInferer(sched).sample(input_noise=noise, diffusion_model=net, scheduler=sched, conditioning=cond,
+                                       mode="concat", verbose=False)
+    plain = (time.perf_counter() - t0) * steps / run_steps
+    ours = run.res.get("translate_demo_case", {}).get("seconds")
+    run.res["monai_recipe"] = {"shape": plain_shape[2:], "seconds": plain, "steps_run": run_steps,
+                               "ratio": plain / ours if ours else None}
+    scaled = "" if run_steps == steps else f" (ran {run_steps} steps within the budget, scaled)"
+    run.out(f"plain MONAI recipe (DiffusionModelUNet defaults, DiffusionInferer, DDIM), {plain_shape[2:]}, "
+            f"{steps} steps, {prec.name}: {plain:.1f} s{scaled}" + (f" -> ours is {plain / ours:.1f}x faster" if ours else ""))
+
+
+def _spine_part(run: BenchRun) -> None:
+    """Two denoising steps over a whole C1-S1 spine at 1 mm, in a child process (its own peak memory)."""
+    if run.left() < 60:
+        run.out("whole-spine run: skipped, less than a minute of the time budget left")
+        return
+    try:
+        w = _child_json("whole_spine_child", 1.0, 2, run.model.window or (128, 128, 32), run.model.overlap)
+    except RuntimeError as exc:
+        run.out(f"whole-spine run failed: {str(exc)[-500:]}")
+        return
+    run.res["whole_spine_1mm"] = w
+    run.out(f"whole spine C1-S1 at 1 mm {tuple(w['shape'])} ({w['voxels'] / 1e6:.1f} M voxels), two denoising steps: "
+            f"{w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal <= 4096 MB: "
+            f"{'met' if w['peak_rss_mb'] <= 4096 else 'NOT met'})")

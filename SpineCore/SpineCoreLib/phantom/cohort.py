@@ -1,0 +1,47 @@
+"""A cohort of phantom cases with its ``manifest.csv``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from SpineCoreLib.manifest import write_manifest
+
+from .case import PhantomOptions, generate_case
+
+log = logging.getLogger(__name__)
+
+
+def split_of(index: int) -> str:
+    """Deterministic split: of every ten cases, seven train, one validation, two test."""
+    r = index % 10
+    return "train" if r < 7 else ("val" if r == 7 else "test")
+
+
+def case_seed(seed: int, index: int) -> int:
+    """Independent, reproducible seed of case ``index`` in a cohort of seed ``seed``."""
+    return (seed * 1_000_003 + index * 7919) % (2**32)
+
+
+def generate_cohort(
+    out_dir: str | Path,
+    cases: int,
+    seed: int,
+    opts: PhantomOptions,
+    split: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write ``cases`` cases and ``manifest.csv`` into ``out_dir``; return the manifest path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(cases):
+        subject = f"sub-phantom{seed:04d}x{i:03d}"
+        paths = generate_case(out, subject, case_seed(seed, i), opts)
+        rows.append({"subject": subject, "split": split or split_of(i), **{k: str(v) for k, v in paths.items()}})
+        if progress:
+            progress(i + 1, cases)
+    manifest = write_manifest(out / "manifest.csv", rows)
+    log.info("wrote %d phantom cases and %s", cases, manifest)
+    return manifest
