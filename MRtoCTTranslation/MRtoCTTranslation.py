@@ -317,7 +317,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
 
     def modelDescription(self, name: str) -> str:
         """A few lines about a model for the panel: what it is, input, spacing, held-out metrics, citation."""
-        from MRtoCTTranslationLib.models.folder import read_card
+        from MRtoCTTranslationLib.models.card import read_card
         from MRtoCTTranslationLib.models.metrics_text import held_out_texts
 
         for entry in self.availableModels():
@@ -336,7 +336,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
             for key, text in held_out_texts(entry.get("metrics") or {}):
                 lines.append(_("Held-out {c}: {t}").format(c=key, t=text))
             if entry.get("folder"):
-                lines.append(read_card(entry["folder"]).get("citation", ""))
+                lines.append(read_card(entry["folder"]).citation)
             elif entry.get("url"):
                 lines.append(_("Downloaded on first use from {url} (SHA256 checked)").format(url=entry["url"]))
             return "\n".join(x for x in lines if x)

@@ -6,12 +6,11 @@ import math
 
 import pytest
 import torch
+from cpu_kinds import AVX2
 
 from mrtoct.bench import PARTS, conv_throughput, denoiser_flops, run_bench
 from mrtoct.main import main
 from MRtoCTTranslationLib.precision import CPUFeatures, Precision
-
-AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")
 
 
 class _OneConv(torch.nn.Module):

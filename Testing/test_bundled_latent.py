@@ -47,7 +47,7 @@ def _translate(model, mr: sitk.Image, target: str, seed: int = 0) -> np.ndarray:
 
 def test_card_lists_at_least_three_targets_with_held_out_metrics(model):
     assert set(model.target_names) >= {"CT", *MR_TARGETS}
-    held_out = model.card["metrics"]["held_out"]
+    held_out = model.card.metrics["held_out"]
     assert {"t2w->CT", "t1w->CT", "t2w->T1w", "t1w->T2w"} <= set(held_out)
 
 

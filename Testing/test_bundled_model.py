@@ -38,9 +38,9 @@ def crop(model, tmp_path_factory):
 
 def test_card_describes_the_model(model):
     card = model.card
-    assert card["input_modality"] == "MR" and card["output_modality"] == "CT"
-    assert card["architecture"]["kind"] == "diffusion" and card["architecture"]["prediction"] == "image"
-    assert card["spacing_mm"] == 2.0 and "held_out" in card["metrics"]
+    assert card.input_modality == "MR" and card.output_modality == "CT"
+    assert card.kind == "diffusion" and card.prediction == "image"
+    assert card.spacing_mm == 2.0 and "held_out" in card.metrics
 
 
 def test_translation_is_close_to_the_true_ct_and_deterministic(model, crop):
@@ -72,8 +72,8 @@ def test_the_card_s_held_out_metric_is_reproduced_on_its_cases(model, tmp_path_f
     from SpineCoreLib.phantom import generate_cohort
 
     steps = model.default_steps
-    expected = model.card["metrics"]["steps_curve"]["curves"]["t2w->CT"][str(steps)]
-    assert model.card["metrics"]["steps_curve"]["cohort"].startswith("phantom test cohort test8x, first 4 cases")
+    expected = model.card.metrics["steps_curve"]["curves"]["t2w->CT"][str(steps)]
+    assert model.card.metrics["steps_curve"]["cohort"].startswith("phantom test cohort test8x, first 4 cases")
     cohort = generate_cohort(tmp_path_factory.mktemp("held_out"), 4, seed=900, opts=PhantomOptions())
     maes, psnrs = [], []
     for row in read_manifest(str(cohort))[:4]:

@@ -104,6 +104,7 @@ def _tiny_model(prediction: str = "image", kind: str = "diffusion", spatial_dims
     from pathlib import Path
 
     from MRtoCTTranslationLib.image_models import image_model
+    from MRtoCTTranslationLib.models.card import ModelCard
 
     torch.manual_seed(0)
     cfg = NetworkConfig(kind=kind, spatial_dims=spatial_dims, channels=(4, 8), norm_num_groups=2, prediction=prediction)
@@ -111,7 +112,10 @@ def _tiny_model(prediction: str = "image", kind: str = "diffusion", spatial_dims
     with torch.no_grad():  # MONAI zero-initialises the output layer; give every weight a value
         for p in net.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    return image_model(Path("."), {"input_modality": "MR", **(card or {})}, cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
+    # no schema_version: read as a schema-1 card, so the defaults of older cards are exercised too
+    fields = {"name": "tiny", "architecture": cfg.to_json(), "input_modality": "MR", "output_modality": "CT",
+              "spacing_mm": 4.0, "intensity": {}, "weights_sha256": "", **(card or {})}
+    return image_model(Path("."), ModelCard.from_json(fields), cfg, net, MRMapping(), CTMapping(), SCHED, 4.0,
                        torch.device("cpu"))
 
 

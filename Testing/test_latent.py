@@ -194,6 +194,7 @@ def test_config_kind_and_checks(tmp_path):
 
 def _latent_model(prediction: str = "v"):
     from MRtoCTTranslationLib.latent.loaded import LatentModel
+    from MRtoCTTranslationLib.models.card import SCHEMA_VERSION, ModelCard
     from SpineCoreLib.intensity import MRMapping
 
     torch.manual_seed(0)
@@ -201,8 +202,11 @@ def _latent_model(prediction: str = "v"):
     nets = LatentNetworks(arch)
     _jitter(nets)
     mods = [Modality(k, MODALITIES[k]) for k in arch.modalities]
-    return LatentModel(Path("."), {"name": "tiny-latent", "input_modality": "MR"}, arch, nets.eval(), mods,
-                       ["t1w", "t2w"], MRMapping(), CosineSchedule(), 4.0, torch.device("cpu"))
+    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, "name": "tiny-latent", "architecture": arch.to_json(),
+                                "input_modality": "MR", "output_modality": "CT", "spacing_mm": 4.0, "intensity": {},
+                                "weights_sha256": "", "targets": [m.to_card() for m in mods]})
+    return LatentModel(Path("."), card, arch, nets.eval(), mods, ["t1w", "t2w"], MRMapping(), CosineSchedule(), 4.0,
+                       torch.device("cpu"))
 
 
 def _mr_image() -> sitk.Image:
@@ -345,6 +349,7 @@ def test_phantom_cohort_has_the_extra_contrast_columns(cohort):
 
 
 def test_three_stages_train_and_translate_to_two_targets(cohort, tmp_path, capsys):
+    from MRtoCTTranslationLib.models.card import read_card
     from MRtoCTTranslationLib.models.registry import card_summary
 
     cfg = _config(tmp_path, cohort)
@@ -359,7 +364,7 @@ def test_three_stages_train_and_translate_to_two_targets(cohort, tmp_path, capsy
     assert set(card["metrics"]["validation"]) == {"autoencoder", "spade", "diffusion"}
     assert "ct_mae_body_hu" in card["metrics"]["validation"]["diffusion"]
     assert {k.split(".")[0] for k in load_file(str(folder / "model.safetensors"))} == {"autoencoder", "spade", "unet"}
-    summary = card_summary(card)
+    summary = card_summary(read_card(folder))
     assert summary["kind"] == "latent" and summary["prediction"] == "v" and summary["targets"][:2] == ["CT", "T1w"]
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [(r["stage"], r["step"]) for r in log if "loss" in r] == [
@@ -425,6 +430,24 @@ def test_latent_trainer_resumes_from_its_checkpoint(cohort, tmp_path):
     assert all(torch.equal(second[k], tuned[k]) for k in second if not k.startswith("unet."))
     card = json.loads((tmp_path / "tuned" / "model" / "model.json").read_text())
     assert card["architecture"]["latent_scale"] == pytest.approx(meta["latent_scale"])
+
+
+def test_a_lengthened_latent_run_equals_the_longer_run(cohort, tmp_path):
+    """Training the diffusion stage to 2 steps, then raising it to 4 and resuming, ships the same weights
+    as 4 steps in one go: the checkpoint keeps the training weights beside their EMA (constant rate, as
+    with lr_decay_steps 0, so the two runs take the same steps)."""
+    def run(out: str, diffusion_steps: int) -> Path:
+        cfg = _config(tmp_path, cohort, stages=(2, 1, diffusion_steps), val_cases=0, out_dir=str(tmp_path / out))
+        assert main(["train", "--config", str(cfg)]) == 0
+        return tmp_path / out / "model" / "model.safetensors"
+
+    run("lengthened", 2)
+    short = load_file(str(tmp_path / "lengthened" / "model" / "model.safetensors"))
+    lengthened = load_file(str(run("lengthened", 4)))
+    longer = load_file(str(run("longer", 4)))
+    assert lengthened.keys() == longer.keys()
+    assert all(torch.equal(lengthened[k], longer[k]) for k in longer)
+    assert any(not torch.equal(short[k], longer[k]) for k in longer if k.startswith("unet."))
 
 
 def test_each_latent_stage_anneals_its_own_learning_rate(cohort, tmp_path, capsys):

@@ -16,21 +16,15 @@ import torch
 
 from mrtoct.main import main
 from MRtoCTTranslationLib.models import registry
-from MRtoCTTranslationLib.models.folder import (
-    CARD,
-    WEIGHTS,
-    ModelError,
-    compact_model,
-    load_weights,
-    read_card,
-    save_model,
-)
+from MRtoCTTranslationLib.models.card import CARD, WEIGHTS, ModelCard, ModelError, read_card
+from MRtoCTTranslationLib.models.folder import compact_model, load_weights, save_model
 
 
 def make_model(folder: Path, name: str | None = None, seed: int = 0) -> Path:
     g = torch.Generator().manual_seed(seed)
     state = {"conv.weight": torch.randn(4, 2, 3, 3, 3, generator=g), "conv.bias": torch.randn(4, generator=g)}
-    card = {
+    card = ModelCard.from_json({
+        "schema_version": 2,
         "name": name or folder.name,
         "description": "tiny test model",
         "architecture": {"kind": "diffusion", "spatial_dims": 3, "channels": [4], "prediction": "image"},
@@ -41,7 +35,8 @@ def make_model(folder: Path, name: str | None = None, seed: int = 0) -> Path:
         "intensity": {"mr": {"kind": "percentile"}, "ct": {"kind": "linear"}},
         "metrics": {"mae_body_hu": 55.5, "psnr_body_db": 27.25, "ssim_body": 0.9, "mae_bone_hu": float("nan")},
         "license": "CC-BY-4.0",
-    }
+        "weights_sha256": "",
+    })
     return save_model(folder, state, card)
 
 
@@ -159,7 +154,7 @@ def test_compacted_weights_are_half_the_size_checked_and_load_into_float32(tmp_p
     before, size = load_weights(folder), (folder / WEIGHTS).stat().st_size
     compact_model(folder)
     card, after = read_card(folder), load_weights(folder)
-    assert card["weights_dtype"] == "float16" and card["name"] == "m" and card["metrics"]["mae_body_hu"] == 55.5
+    assert card.weights_dtype == "float16" and card.name == "m" and card.metrics["mae_body_hu"] == 55.5
     assert (folder / WEIGHTS).stat().st_size < 0.6 * size
     assert all(v.dtype == torch.float16 for v in after.values())
     net = torch.nn.Module()

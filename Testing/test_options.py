@@ -39,7 +39,6 @@ def test_defaults_are_valid_and_mean_the_card_s_choice():
     opts = TranslationOptions()
     opts.validate()
     assert (opts.model, opts.steps, opts.precision, opts.window, opts.overlap) == ("", None, "auto", None, None)
-    assert opts.is_ct and not TranslationOptions(target="T1w").is_ct
 
 
 def test_options_round_trip_through_json():

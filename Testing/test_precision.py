@@ -13,23 +13,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from cpu_kinds import AVX2, SAPPHIRE, SKYLAKE, ZEN4
 
 from mrtoct.main import main
 from MRtoCTTranslationLib.precision import (
-    CPUFeatures,
     Precision,
     backward_step,
     check_precision,
     choose_precision,
 )
 from SpineCoreLib.evaluation.steps import fewest_steps_within
-
-AVX2 = CPUFeatures("AVX2", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=False, onednn_isa_cap="ALL")
-SKYLAKE = CPUFeatures("AVX512", avx512_bf16=False, amx_tile=False, amx_fp16=False, onednn_bf16=True,
-                      onednn_isa_cap="ALL")
-ZEN4 = CPUFeatures("AVX512", avx512_bf16=True, amx_tile=False, amx_fp16=False, onednn_bf16=True, onednn_isa_cap="ALL")
-SAPPHIRE = CPUFeatures("AVX512", avx512_bf16=True, amx_tile=True, amx_fp16=False, onednn_bf16=True,
-                       onednn_isa_cap="ALL")
 
 
 def _fake_cpu(monkeypatch, capability: str, avx512_bf16: bool, amx: bool, onednn_bf16: bool) -> None:

@@ -115,3 +115,22 @@ def test_mrml_layer_uses_no_gui_and_no_global_scene() -> None:
         assert files
         for p in files:
             assert _gui_uses(p.read_text(encoding="utf-8")) == [], p.name
+
+
+def _long_functions(source: str, limit: int) -> list[str]:
+    return [f"{n.name} ({n.end_lineno - n.lineno + 1} lines)" for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.end_lineno - n.lineno + 1 > limit]
+
+
+def test_long_function_finder_counts_whole_definitions() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(60))
+    assert _long_functions(f"def f():\n{body}\n", 60) == ["f (61 lines)"]
+    assert _long_functions(f"def f():\n{body}\n", 61) == []
+
+
+def test_no_function_in_the_core_is_over_60_lines() -> None:
+    """Small functions that each do one thing: setup, step, validation and checkpoint apart."""
+    packages = [REPO / name / f"{name}Lib" for name in ALL_MODULES] + [REPO / "MRtoCTTranslation" / "mrtoct"]
+    long = [f"{p.relative_to(REPO)}: {f}" for pkg in packages for p in sorted(pkg.rglob("*.py"))
+            for f in _long_functions(p.read_text(encoding="utf-8"), 60)]
+    assert long == []

@@ -24,11 +24,11 @@ from .diffusion.ddim import ddim_sample
 from .diffusion.networks import NetworkConfig
 from .diffusion.schedule import CosineSchedule
 from .diffusion.sliding import sliding_apply
+from .models.card import ModelCard
 from .options import TranslationOptions
 from .precision import Precision
 
 Progress = Callable[[int, int], None]
-DEFAULT_STEPS = 20  # for cards that predate inference_defaults.steps
 
 
 def fit_window(window: Sequence[int], shape: Sequence[int], divisor: int) -> list[int]:
@@ -39,18 +39,12 @@ def fit_window(window: Sequence[int], shape: Sequence[int], divisor: int) -> lis
     return [max(divisor, w - w % divisor) for w in win]
 
 
-def card_steps(card: dict) -> int:
-    """The card's default number of sampling steps: the fewest within 0.3 dB PSNR and 0.01 SSIM of 20
-    steps on held-out cases (``Testing/Benchmarks/steps_curve.py``; the curve is in the card)."""
-    return int((card.get("inference_defaults") or {}).get("steps") or DEFAULT_STEPS)
-
-
 @dataclass
 class ImageModel:
     """What both image-space models share: the network, its grid and intensity mappings, windows."""
 
     folder: Path
-    card: dict
+    card: ModelCard
     cfg: NetworkConfig
     net: torch.nn.Module
     mr_map: MRMapping
@@ -65,7 +59,7 @@ class ImageModel:
 
     @property
     def name(self) -> str:
-        return str(self.card.get("name") or self.folder.name)
+        return self.card.name
 
     @property
     def window(self) -> tuple[int, ...]:
@@ -74,19 +68,15 @@ class ImageModel:
         Models trained here write their training patch: GroupNorm then sees windows of the size it
         was trained on, which measured 3-9 HU better than one large window for the bundled 3D models
         (docs/models.md)."""
-        window = tuple(int(w) for w in self.card.get("inference_defaults", {}).get("window") or ())
-        if len(window) == self.cfg.spatial_dims:
-            return window
-        return (128, 128, 32) if self.cfg.spatial_dims == 3 else ()  # cards written before windows matched
+        return self.card.inference_defaults.window
 
     @property
     def overlap(self) -> float:
-        """The card's window overlap (0.25 for cards written before it was recorded)."""
-        return float(self.card.get("inference_defaults", {}).get("overlap", 0.25))
+        return self.card.inference_defaults.overlap
 
     @property
     def default_steps(self) -> int:
-        return card_steps(self.card)
+        return self.card.inference_defaults.steps
 
     sampled = True  # samples in steps (progress: one unit a step); False: one pass
 
@@ -169,7 +159,7 @@ class Pix2PixModel(ImageModel):
 KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel}
 
 
-def image_model(folder: Path, card: dict, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,
+def image_model(folder: Path, card: ModelCard, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,
                 ct_map: CTMapping, schedule: CosineSchedule, spacing: float, device: torch.device) -> ImageModel:
     """The model class of the network's kind around a built network."""
     if cfg.kind not in KINDS:

@@ -55,10 +55,6 @@ class TranslationOptions:
         if not str(self.target).strip():
             raise ValueError("target must name an output modality, e.g. CT")
 
-    @property
-    def is_ct(self) -> bool:
-        return str(self.target).strip().upper() == "CT"
-
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 

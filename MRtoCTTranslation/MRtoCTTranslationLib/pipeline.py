@@ -18,6 +18,7 @@ import SimpleITK as sitk
 from SpineCoreLib.markups_io import LandmarkSet
 
 from .diffusion.ddim import Cancelled
+from .models.card import ModelCard
 from .models.registry import default_model_name, resolve
 from .options import SegmentationOptions, TranslationOptions
 from .translator import load_model, translate_image
@@ -35,9 +36,13 @@ class PipelineResult:
     std: sitk.Image | None  # uncertainty on the input's grid when samples > 1
     labels: sitk.Image | None  # vertebra labels (VerSe IDs) on the input's grid
     metrics: dict | None  # evaluation against the reference, when given
-    card: dict
+    card: ModelCard
     target: str = "CT"
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_ct(self) -> bool:
+        return self.target == "CT"
 
 
 def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: SegmentationOptions | None = None,
@@ -69,7 +74,7 @@ def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: Segm
     check_cancel("translate")
     res = translate_image(model, mr, options, lambda d, n: report("translate", d, n), cancelled)
     timings["translate_s"] = time.perf_counter() - t
-    is_ct = res.target == "CT"  # bone segmentation and HU metrics only make sense for a CT
+    is_ct = res.is_ct  # bone segmentation and HU metrics only make sense for a CT
 
     labels = None
     if segmentation.segment and is_ct:

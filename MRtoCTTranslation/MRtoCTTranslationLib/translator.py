@@ -28,7 +28,8 @@ from SpineCoreLib.orientation import canonical, model_grid, to_grid
 from .diffusion.networks import NetworkConfig, build_network, for_inference
 from .diffusion.schedule import CosineSchedule
 from .image_models import ImageModel, image_model
-from .models.folder import ModelError, load_weights, read_card
+from .models.card import ModelError, read_card
+from .models.folder import load_weights
 from .options import TranslationOptions
 from .precision import as_precision
 
@@ -57,11 +58,11 @@ def load_model(folder: str | Path, device: str = "auto") -> ImageModel | LatentM
     """
     d = Path(folder)
     card = read_card(d)
-    if (card.get("architecture") or {}).get("kind") == "latent":
+    if card.kind == "latent":
         from .latent.loaded import load_latent_model
 
         return load_latent_model(d, card, resolve_device(device))
-    cfg = NetworkConfig.from_json(card["architecture"])
+    cfg = NetworkConfig.from_json(card.architecture)
     net = build_network(cfg)
     state = load_weights(d, card)
     try:
@@ -70,11 +71,11 @@ def load_model(folder: str | Path, device: str = "auto") -> ImageModel | LatentM
         raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
     dev = resolve_device(device)
     for_inference(net.to(dev), cfg.spatial_dims)
-    inten = card["intensity"]
+    inten = card.intensity
     mr_map = MRMapping(**{k: v for k, v in inten["mr"].items() if k != "kind"})
     ct_map = CTMapping(**{k: v for k, v in inten["ct"].items() if k != "kind"})
-    schedule = CosineSchedule(int((card.get("diffusion") or {}).get("train_timesteps", 1000)))
-    return image_model(d, card, cfg, net, mr_map, ct_map, schedule, float(card["spacing_mm"]), dev)
+    schedule = CosineSchedule(card.train_timesteps)
+    return image_model(d, card, cfg, net, mr_map, ct_map, schedule, float(card.spacing_mm), dev)
 
 
 @dataclass
@@ -86,6 +87,11 @@ class TranslationResult:
     steps: int
     precision: str
     seconds: float
+
+    @property
+    def is_ct(self) -> bool:
+        """Whether the result is a CT (in HU): only then are bones segmented and HU metrics computed."""
+        return self.target == "CT"
 
 
 def check_input(image: sitk.Image) -> None:
@@ -117,7 +123,7 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
     if n_vox > max_voxels:
         raise ValueError(f"the input covers {n_vox / 1e6:.0f} M voxels at {model.spacing} mm (about "
                          f"{n_vox * 4 * 12 / 1e9:.0f} GB while sampling): crop it to the spine first")
-    log.info("translating to %s with %s, %s", target, model.card.get("name", model.folder.name),
+    log.info("translating to %s with %s, %s", target, model.name,
              f"{steps} steps" if model.sampled else "one pass")
     log.info("%s", prec.describe())
     mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True))

@@ -80,7 +80,7 @@ def run_demo(out: str | Path, seed: int = 7, steps: int | None = None, model: st
     tick("segmentation_s", s)
 
     metrics = {
-        "model": loaded.card["name"],
+        "model": loaded.name,
         "steps": res.steps,
         "precision": res.precision,
         "registration": {"mode": "piecewise", "rms_mm": reg.report.rms_mm, "warnings": reg.report.warnings},

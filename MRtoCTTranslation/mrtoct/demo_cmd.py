@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from MRtoCTTranslationLib.models.folder import ModelError
+    from MRtoCTTranslationLib.models.card import ModelError
     from MRtoCTTranslationLib.translator import resolve_device
 
     from .demo import run_demo

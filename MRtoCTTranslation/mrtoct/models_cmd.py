@@ -77,7 +77,7 @@ def format_table(entries: list[dict], default: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from MRtoCTTranslationLib.models.folder import ModelError
+    from MRtoCTTranslationLib.models.card import ModelError
     from MRtoCTTranslationLib.models.registry import default_model_name, list_models
 
     try:

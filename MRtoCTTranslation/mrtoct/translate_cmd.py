@@ -65,7 +65,7 @@ def options_from_args(args: argparse.Namespace) -> TranslationOptions:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from MRtoCTTranslationLib.models.folder import ModelError
+    from MRtoCTTranslationLib.models.card import ModelError
     from MRtoCTTranslationLib.models.registry import default_model_name, resolve
     from MRtoCTTranslationLib.translator import check_input, load_model, translate_image
     from SpineCoreLib.atomic_io import write_image
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         model = load_model(folder, options.device)
     except (ModelError, ValueError) as exc:
         raise CLIError(str(exc)) from exc
-    if model.card.get("input_modality") != "MR":
-        raise CLIError(f"model {folder.name} translates {model.card.get('input_modality')} images, not MR: "
+    if model.card.input_modality != "MR":
+        raise CLIError(f"model {folder.name} translates {model.card.input_modality} images, not MR: "
                        "choose an MR-to-CT model (mrtoct models)")
     try:
         model.target_name(options.target)

@@ -115,7 +115,7 @@ def main() -> None:
                 pred = translate_on(ct_ref, other, sitk.ReadImage(row[f"mr_{src}"]), args.steps, None, -1024.0)
                 rows_c.setdefault(f"{src}->CT", []).append(
                     image_metrics(pred, sitk.GetArrayFromImage(ct_ref).astype(np.float32)))
-        results[other.card["name"]] = mean_rows(rows_c)
+        results[other.name] = mean_rows(rows_c)
     cost = measure_translation(rows[0]["mr_t2w"], str(folder), args.steps, "CT")
     results[args.model]["one_translation"] = {"input": "first case, T2w to CT", **cost}
     for name, res in results.items():

@@ -22,12 +22,11 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from MRtoCTTranslationLib.models.folder import read_card
+from MRtoCTTranslationLib.models.card import read_card, write_card
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.training.contrast import random_contrast
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineCoreLib.atomic_io import write_json
 from SpineCoreLib.evaluation.dice import segmentation_metrics
 from SpineCoreLib.manifest import read_manifest
 from SpineCoreLib.markups_io import read_markups_json
@@ -54,15 +53,16 @@ def mean_rows(per: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, flo
 def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dict, **notes: str) -> None:
     """Store held-out results as ``metrics.held_out`` in a model's card (atomically)."""
     card = read_card(folder)
-    card.setdefault("metrics", {})["held_out"] = {
+    windows = card.inference_defaults.to_json()
+    held_out = {
         "cohort": f"phantom test cohort {manifest.split('/')[-2]}, first {n_cases} cases",
         "sampling": {"steps": steps, "eta": 0.0, "seed": 0,  # and the card's own windows
-                     **{k: v for k, v in (card.get("inference_defaults") or {}).items() if k in ("window", "overlap")}},
+                     **{k: v for k, v in windows.items() if k in ("window", "overlap")}},
         **{k: v for k, v in notes.items() if k == "reference"},
         **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
         **{k: v for k, v in notes.items() if k != "reference"},
     }
-    write_json(folder / "model.json", card)
+    write_card(folder, card.with_metrics(held_out=held_out))
 
 
 def main() -> None:
@@ -94,7 +94,7 @@ def main() -> None:
     for spec in args.models:
         folder = resolve(spec)
         model = load_model(folder, "auto")
-        name = model.card["name"]
+        name = model.name
         per: dict[str, list[dict]] = {}
         t0 = time.perf_counter()
         for row in rows:

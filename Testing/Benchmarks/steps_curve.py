@@ -16,6 +16,7 @@ to the fewest steps within 0.3 dB PSNR and 0.01 SSIM of 20 steps in every input 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -24,12 +25,11 @@ import SimpleITK as sitk
 from eval_latent import mr_metrics
 
 from MRtoCTTranslationLib.latent.modalities import MR_UNITS
-from MRtoCTTranslationLib.models.folder import read_card
+from MRtoCTTranslationLib.models.card import read_card, write_card
 from MRtoCTTranslationLib.models.registry import list_models, resolve
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import choose_precision
 from MRtoCTTranslationLib.translator import load_model, translate_image
-from SpineCoreLib.atomic_io import write_json
 from SpineCoreLib.evaluation.steps import (
     CURVE_STEPS,
     REFERENCE_STEPS,
@@ -105,7 +105,7 @@ def main() -> None:
         folder = resolve(spec)
         model = load_model(folder, "cpu")
         prec = choose_precision("auto", model.device)
-        name, t0 = model.card["name"], time.perf_counter()
+        name, t0 = model.name, time.perf_counter()
         per: dict[str, dict[int, list[dict]]] = {}
         for row in rows:
             for src, target in groups_of(model):
@@ -129,9 +129,8 @@ def main() -> None:
         print(f"{name}: default steps {chosen} ({prec.name}, {record['seconds']} s)", flush=True)
         if args.write_cards:
             card = read_card(folder)
-            card.setdefault("inference_defaults", {})["steps"] = chosen
-            card.setdefault("metrics", {})["steps_curve"] = record
-            write_json(folder / "model.json", card)
+            card = card.replace(inference_defaults=dataclasses.replace(card.inference_defaults, steps=chosen))
+            write_card(folder, card.with_metrics(steps_curve=record))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from SpineCoreLib.intensity import MRMapping
 
+from ..models.card import ModelCard
 from ..models.card_builder import build_card
 from ..training.trainer import portable_config
 from .architecture import LatentArchitecture
@@ -16,7 +17,7 @@ CITATION = ("Kim J, Park H. Adaptive latent diffusion model for 3D medical image
 
 
 def latent_card(cfg: LatentTrainConfig, arch: LatentArchitecture, n_train: int, metrics: dict,
-                precision: str) -> dict:
+                precision: str) -> ModelCard:
     keys = list(cfg.modalities)
     default = display_name(CT_KEY if CT_KEY in keys else keys[0])
     flow = arch.unet.prediction == "flow"

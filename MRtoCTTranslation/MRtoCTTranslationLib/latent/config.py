@@ -8,14 +8,13 @@ diffusion UNet). A stage with 0 steps is skipped. Paths are relative to the conf
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from SpineCoreLib.intensity import CTMapping
 
-from ..training.config import check_keys, check_precision_field, decayed_lr, read_yaml, resolve_paths
+from ..training.config import RunConfig, check_keys, decayed_lr, read_yaml
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
 from .modalities import CT_KEY, Modality
 
@@ -60,32 +59,23 @@ def _default_stages() -> dict[str, StageConfig]:
 
 
 @dataclass
-class LatentTrainConfig:
-    """What to train a latent model on and how."""
+class LatentTrainConfig(RunConfig):
+    """What to train a latent model on, and how (``init_from``: a latent model whose weights start every
+    network)."""
 
     kind: str = KIND
-    manifest: str = "manifest.csv"
     modalities: dict[str, str] = field(default_factory=lambda: {"ct": "ct_mrworld", "t1w": "mr_t1w",
                                                                  "t2w": "mr_t2w"})  # key -> manifest column
     sources: list[str] = field(default_factory=list)  # MR keys drawn as sources; default: every MR modality
-    spacing_mm: float = 2.0
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     spade: SpadeConfig = field(default_factory=SpadeConfig)
     unet: UNetConfig = field(default_factory=UNetConfig)
     stages: dict[str, StageConfig] = field(default_factory=_default_stages)
     losses: LossConfig = field(default_factory=LossConfig)
-    ema_decay: float = 0.995
-    checkpoint_every: int = 200
-    val_cases: int = 2
-    val_sampling_steps: int = 10
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision; fp16 with loss scaling)
-    seed: int = 0
-    init_from: str = ""  # a latent model (name or folder) whose weights start every network
     ct_intensity: dict[str, float] = field(default_factory=dict)  # CTMapping fields, e.g. asinh_hu: 100
+    checkpoint_every: int = 200
     out_dir: str = "runs/latent"
     name: str = "latent"
-    description: str = ""
-    license: str = "Apache-2.0"
 
     @property
     def ct_map(self) -> CTMapping:
@@ -104,14 +94,6 @@ class LatentTrainConfig:
     def architecture(self, latent_scale: float = 1.0) -> LatentArchitecture:
         return LatentArchitecture(list(self.modalities), self.autoencoder, self.spade, self.unet, latent_scale)
 
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> LatentTrainConfig:
-        p = Path(path)
-        cfg = cls.from_dict(read_yaml(p), str(p))
-        resolve_paths(cfg, p.parent)
-        cfg.validate()
-        return cfg
-
     def override_steps(self, steps: int) -> None:
         """``mrtoct train --steps``: the steps of every stage that has any (0 leaves a stage out)."""
         if steps < 0:
@@ -121,9 +103,7 @@ class LatentTrainConfig:
                 stage.steps = steps
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str = "config") -> LatentTrainConfig:
-        raw = dict(raw)
-        check_keys(cls, raw, where)
+    def parse_sections(cls, raw: dict, where: str) -> dict:
         sub = {"autoencoder": AutoencoderConfig, "spade": SpadeConfig, "unet": UNetConfig, "losses": LossConfig}
         for key, kls in sub.items():
             if key in raw:
@@ -150,12 +130,12 @@ class LatentTrainConfig:
             raw["modalities"] = {str(k).lower(): str(v) for k, v in dict(raw["modalities"]).items()}
         if "sources" in raw:
             raw["sources"] = [str(s).lower() for s in raw["sources"] or []]
-        return cls(**raw)
+        return raw
 
     def validate(self) -> None:
+        super().validate()
         if self.kind != KIND:
             raise ValueError(f"kind {self.kind!r}: a latent training config has kind: {KIND}")
-        check_precision_field(self.precision)
         self.architecture().validate()
         bad = [s for s in self.source_keys if s not in self.modalities or s == CT_KEY]
         if bad or not self.source_keys:
@@ -175,8 +155,6 @@ class LatentTrainConfig:
             raise ValueError("every stage has 0 steps: give at least one stage some steps")
         if self.losses.diffusion_loss not in ("l1", "l2"):
             raise ValueError(f"losses.diffusion_loss {self.losses.diffusion_loss!r}: use l1 or l2")
-        if not self.spacing_mm > 0:
-            raise ValueError("spacing_mm must be positive")
         try:
             ct = self.ct_map
         except TypeError as exc:
@@ -185,10 +163,6 @@ class LatentTrainConfig:
         if not ct.scale > 0 or ct.asinh_hu < 0 or not ct.hu_max > ct.hu_min:
             raise ValueError(f"ct_intensity {self.ct_intensity}: scale must be positive, asinh_hu >= 0, "
                              "hu_max > hu_min")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 def is_latent_config(path: str | os.PathLike) -> bool:
     """Whether a YAML config asks for the latent trainer (``kind: latent``); False if unreadable."""

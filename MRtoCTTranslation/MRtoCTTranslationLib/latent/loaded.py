@@ -14,8 +14,8 @@ from SpineCoreLib.orientation import pad_to_multiple
 
 from ..diffusion.networks import for_inference
 from ..diffusion.schedule import CosineSchedule
-from ..image_models import card_steps
-from ..models.folder import ModelError, load_weights
+from ..models.card import ModelCard, ModelError
+from ..models.folder import load_weights
 from ..options import TranslationOptions
 from ..precision import Precision
 from .architecture import LatentArchitecture
@@ -28,7 +28,7 @@ class LatentModel:
     """What ``translator.translate_image`` needs of a latent model (``kind`` is "latent")."""
 
     folder: Path
-    card: dict
+    card: ModelCard
     arch: LatentArchitecture
     nets: LatentNetworks
     modalities: list[Modality]  # in SPADE-head / class-index order
@@ -51,11 +51,11 @@ class LatentModel:
     # the interface every translation model offers (image_models)
     @property
     def name(self) -> str:
-        return str(self.card.get("name") or self.folder.name)
+        return self.card.name
 
     @property
     def default_steps(self) -> int:
-        return card_steps(self.card)
+        return self.card.inference_defaults.steps
 
     def target_name(self, target: str | None) -> str:
         """The display name of a target on the card (case-insensitive; None: CT)."""
@@ -82,16 +82,16 @@ class LatentModel:
         return out[0, 0].cpu().numpy()[crop]
 
 
-def modalities_from_card(card: dict) -> list[Modality]:
+def modalities_from_card(card: ModelCard) -> list[Modality]:
     """The card's targets in index order."""
-    return [Modality.from_card(e) for e in card.get("targets") or []]
+    return [Modality.from_card(e) for e in card.targets]
 
 
-def load_latent_model(folder: str | Path, card: dict, device: torch.device) -> LatentModel:
+def load_latent_model(folder: str | Path, card: ModelCard, device: torch.device) -> LatentModel:
     """Build the three networks from the card, load their SHA256-checked weights, eval mode."""
     d = Path(folder)
     try:
-        arch = LatentArchitecture.from_json(card["architecture"])
+        arch = LatentArchitecture.from_json(card.architecture)
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelError(f"{d}: the card's latent architecture is invalid ({exc})") from exc
     mods = modalities_from_card(card)
@@ -104,6 +104,6 @@ def load_latent_model(folder: str | Path, card: dict, device: torch.device) -> L
     except RuntimeError as exc:
         raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
     for_inference(nets.to(device), 3)
-    mr = {k: v for k, v in card["intensity"]["mr"].items() if k != "kind"}
-    return LatentModel(d, card, arch, nets, mods, list(card.get("input_contrasts") or []), MRMapping(**mr),
-                       CosineSchedule(arch.unet.train_timesteps), float(card["spacing_mm"]), device)
+    mr = {k: v for k, v in card.intensity["mr"].items() if k != "kind"}
+    return LatentModel(d, card, arch, nets, mods, list(card.input_contrasts), MRMapping(**mr),
+                       CosineSchedule(arch.unet.train_timesteps), float(card.spacing_mm), device)

@@ -12,6 +12,7 @@ Logs go to ``log.jsonl`` and, when installed, TensorBoard.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -54,14 +55,15 @@ def _freeze(nets: LatentNetworks, trainable: tuple[str, ...]) -> None:
 def _init_from(cfg: LatentTrainConfig, nets: LatentNetworks, emas: dict[str, EMA]) -> float | None:
     """Start every network from a trained latent model (same architecture); its latent scale is kept
     only when this run does not retrain the autoencoder or the SPADE generator."""
-    from ..models.folder import load_weights, read_card
+    from ..models.card import read_card
+    from ..models.folder import load_weights
     from ..models.registry import resolve
 
     folder = resolve(cfg.init_from)
     card = read_card(folder)
-    arch = card.get("architecture") or {}
-    if arch.get("kind") != KIND:
-        raise ValueError(f"init_from {cfg.init_from!r} is a {arch.get('kind')!r} model, not a latent one")
+    arch = card.architecture
+    if card.kind != KIND:
+        raise ValueError(f"init_from {cfg.init_from!r} is a {card.kind!r} model, not a latent one")
     theirs = LatentArchitecture.from_json(arch)
     mine = cfg.architecture(theirs.latent_scale)
     if theirs.to_json() != mine.to_json():
@@ -122,10 +124,19 @@ def train_latent(cfg: LatentTrainConfig, resume: bool = True, progress: bool = T
     if cfg.stages["diffusion"].steps == 0 and run.scale is None:
         log.warning("no diffusion stage was trained: the model folder cannot translate yet")
     run.run_log.close()
-    _freeze(run.nets, ())
     card = latent_card(cfg, cfg.architecture(float(run.scale or 1.0)), len(run.train_subjects),
                        {"validation": run.metrics}, run.precision.name)
-    return save_model(run.out / "model", run.nets.state_dict(), card)
+    return save_model(run.out / "model", _averaged(run).state_dict(), card)
+
+
+def _averaged(run: LatentRun) -> LatentNetworks:
+    """A frozen copy of the networks with every part's EMA weights: what is validated and shipped. The
+    training networks keep their own weights, so a lengthened stage continues the run it extends."""
+    nets = copy.deepcopy(run.nets)
+    for part, ema in run.emas.items():
+        getattr(nets, part).load_state_dict(ema.model.state_dict())
+    _freeze(nets, ())
+    return nets
 
 
 def _setup(cfg: LatentTrainConfig, resume: bool) -> LatentRun:
@@ -183,12 +194,15 @@ def _to_train(run: LatentRun, k: int, stage: str) -> bool:
 
 
 def _train_stage(run: LatentRun, stage: str, progress: bool) -> None:
-    """One stage from where it stopped: its networks train, the others are frozen; at its end its EMA
-    weights are frozen for the stages that follow, and it is validated."""
+    """One stage from where it stopped: its networks train, the others are frozen, those of earlier stages
+    with their EMA weights; at its end the averaged networks are validated."""
     from tqdm import tqdm
 
     cfg, nets, sc = run.cfg, run.nets, run.cfg.stages[stage]
     trainable = TRAINS[stage]
+    earlier = {part for s in STAGES[:STAGES.index(stage)] for part in TRAINS[s]} - set(trainable)
+    for part in sorted(earlier):  # later stages build on the averaged weights of earlier ones
+        getattr(nets, part).load_state_dict(run.emas[part].model.state_dict())
     _freeze(nets, trainable)
     if stage != "autoencoder" and run.cache is None:  # the autoencoder is frozen from here on
         t_enc = time.perf_counter()
@@ -212,11 +226,9 @@ def _train_stage(run: LatentRun, stage: str, progress: bool) -> None:
         bar.set_postfix(loss=f"{losses['loss']:.4f}")
         run.run_log.step(step, stage, {**losses, "lr": lr}, stage=stage)
         last = step + 1 == sc.steps
-        if last:  # freeze the averaged weights for the stages that follow
-            for part in trainable:
-                getattr(nets, part).load_state_dict(run.emas[part].model.state_dict())
-            _freeze(nets, ())
-            run.metrics[stage] = validate_stage(stage, nets, cfg, run.val_subjects, run.schedule, run.device)
+        if last:
+            run.metrics[stage] = validate_stage(stage, _averaged(run), cfg, run.val_subjects, run.schedule,
+                                                run.device)
             log.info("%s stage done; validation %s", stage, run.metrics[stage])
             run.run_log.validation(step + 1, f"{stage}_val", run.metrics[stage], stage=stage)
         if last or (step + 1) % cfg.checkpoint_every == 0:

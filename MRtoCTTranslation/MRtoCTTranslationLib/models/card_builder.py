@@ -7,19 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-ORIENTATION = "LPS (canonical axis order; inputs are reoriented)"
-CARD_VERSION = 1
+from .card import SCHEMA_VERSION, ModelCard
 
 
 def build_card(cfg: Any, *, n_train: int, metrics: dict, precision: str, config: dict, architecture: dict,
                diffusion: dict | None, input_contrasts: list[str], output_modality: str, intensity: dict,
-               inference_defaults: dict, citation: str, **model_specific: Any) -> dict:
+               inference_defaults: dict, citation: str, **model_specific: Any) -> ModelCard:
     """A card for a model trained with ``cfg`` (name, description, manifest, spacing and license come from
     it; ``config`` is its portable form) on ``n_train`` cases in ``precision``."""
-    return {
+    return ModelCard.from_json({
+        "schema_version": SCHEMA_VERSION,
         "name": cfg.name,
         "description": cfg.description,
-        "version": CARD_VERSION,
         "architecture": architecture,
         "diffusion": diffusion,
         "input_modality": "MR",
@@ -27,7 +26,6 @@ def build_card(cfg: Any, *, n_train: int, metrics: dict, precision: str, config:
         "output_modality": output_modality,
         **model_specific,
         "spacing_mm": cfg.spacing_mm,
-        "orientation": ORIENTATION,
         "intensity": intensity,
         "training": {"manifest": Path(cfg.manifest).name, "cases": n_train, "config": config,
                      "world_size": int(os.environ.get("WORLD_SIZE", "1")), "precision": precision},
@@ -35,4 +33,5 @@ def build_card(cfg: Any, *, n_train: int, metrics: dict, precision: str, config:
         "inference_defaults": inference_defaults,
         "license": cfg.license,
         "citation": citation,
-    }
+        "weights_sha256": "",
+    }, f"the card of {cfg.name!r}")

@@ -1,4 +1,4 @@
-"""A model is a folder: ``model.safetensors`` (weights) and ``model.json`` (its card).
+"""A model is a folder: ``model.safetensors`` (weights) and ``model.json`` (its card, ``models.card``).
 
 The card records the architecture, input and output modality, spacing, intensity mapping,
 training data, metrics, license and the SHA256 of the weights; loading checks that hash and
@@ -7,35 +7,18 @@ never unpickles anything.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from SpineCoreLib.atomic_io import atomic_output, write_json
+from SpineCoreLib.atomic_io import atomic_output, sha256_file
 
-WEIGHTS = "model.safetensors"
-CARD = "model.json"
-CARD_REQUIRED = ("name", "architecture", "input_modality", "output_modality", "spacing_mm", "intensity",
-                 "weights_sha256")
+from .card import WEIGHTS, ModelCard, ModelError, read_card, write_card
 
 
-class ModelError(ValueError):
-    """A model folder that cannot be used; the message says what is wrong and what to do."""
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def save_model(folder: str | os.PathLike, state: dict[str, torch.Tensor], card: dict) -> Path:
+def save_model(folder: str | os.PathLike, state: dict[str, torch.Tensor], card: ModelCard) -> Path:
     """Write weights and card atomically; the card's ``weights_sha256`` is filled in."""
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:  # never ship NaN weights
@@ -45,8 +28,7 @@ def save_model(folder: str | os.PathLike, state: dict[str, torch.Tensor], card: 
     d.mkdir(parents=True, exist_ok=True)
     with atomic_output(d / WEIGHTS) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp))
-    card = {**card, "weights_sha256": sha256_file(d / WEIGHTS)}
-    write_json(d / CARD, card)
+    write_card(d, card.replace(weights_sha256=sha256_file(d / WEIGHTS)))
     return d
 
 
@@ -57,26 +39,10 @@ def compact_model(folder: str | os.PathLike, dtype: torch.dtype = torch.float16)
     d = Path(folder)
     card = read_card(d)
     state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in load_weights(d, card).items()}
-    return save_model(d, state, {**card, "weights_dtype": str(dtype).removeprefix("torch.")})
+    return save_model(d, state, card.replace(weights_dtype=str(dtype).removeprefix("torch.")))
 
 
-def read_card(folder: str | os.PathLike) -> dict:
-    """The card of a model folder, checked for the fields inference needs."""
-    d = Path(folder)
-    p = d / CARD
-    if not p.is_file():
-        raise ModelError(f"{d} is not a model folder: {CARD} is missing")
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{p} is not valid JSON ({exc.msg}): restore the model folder") from exc
-    missing = [k for k in CARD_REQUIRED if k not in card]
-    if missing:
-        raise ModelError(f"{p} lacks {', '.join(missing)}: the card is incomplete")
-    return card
-
-
-def load_weights(folder: str | os.PathLike, card: dict | None = None) -> dict[str, torch.Tensor]:
+def load_weights(folder: str | os.PathLike, card: ModelCard | None = None) -> dict[str, torch.Tensor]:
     """Weights of a model folder after checking their SHA256 against the card."""
     d = Path(folder)
     card = card or read_card(d)
@@ -84,8 +50,8 @@ def load_weights(folder: str | os.PathLike, card: dict | None = None) -> dict[st
     if not w.is_file():
         raise ModelError(f"{d}: {WEIGHTS} is missing; download or copy the model again")
     digest = sha256_file(w)
-    if digest != card["weights_sha256"]:
-        raise ModelError(f"{w}: SHA256 {digest[:12]}... does not match the card's {card['weights_sha256'][:12]}...; "
+    if digest != card.weights_sha256:
+        raise ModelError(f"{w}: SHA256 {digest[:12]}... does not match the card's {card.weights_sha256[:12]}...; "
                          "the file is corrupted or was replaced: download or copy the model again")
     try:
         return load_file(str(w))

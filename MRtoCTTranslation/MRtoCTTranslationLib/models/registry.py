@@ -19,7 +19,6 @@ never holds half a model. A cached archive is never downloaded again. No Slicer 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -31,7 +30,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from .folder import CARD, WEIGHTS, ModelError, read_card, sha256_file
+from SpineCoreLib.atomic_io import sha256_file
+
+from .card import CARD, WEIGHTS, ModelCard, ModelError, finite_json, read_card
 
 HOME_ENV = "SPINEMRTOCT_HOME"
 DEFAULT_HOME = "~/.spinemrtoct"
@@ -316,52 +317,28 @@ def _check_model(folder: Path, url: str) -> None:
     w = folder / WEIGHTS
     if not w.is_file():
         raise ModelError(f"{url}: the archive's model folder has no {WEIGHTS}")
-    if sha256_file(w) != card["weights_sha256"]:
+    if sha256_file(w) != card.weights_sha256:
         raise ModelError(f"{url}: the archive's {WEIGHTS} does not match the SHA256 in its card")
 
 
 # ---------------------------------------------------------------------------------------------- listing
 
 
-def card_summary(card: dict) -> dict:
-    """The fields of a card that describe what a model does."""
-    arch = card.get("architecture") or {}
-    kind = arch.get("kind") if isinstance(arch, dict) else None
-    prediction = None
-    if kind == "diffusion" or kind is None:
-        prediction = (arch.get("prediction") if isinstance(arch, dict) else None) or \
-            (card.get("diffusion") or {}).get("prediction")
-    elif kind == "latent":
-        prediction = (card.get("diffusion") or {}).get("prediction")
-    targets = card.get("targets")
-    if isinstance(targets, list):  # latent models: every output modality, by name
-        targets = [t.get("name") for t in targets if isinstance(t, dict)]
-    else:
-        targets = [card["output_modality"]] if card.get("output_modality") else []
+def card_summary(card: ModelCard) -> dict:
+    """The fields of a card that describe what a model does (strict JSON: non-finite numbers as null)."""
     return {
-        "kind": kind,
-        "prediction": prediction,
-        "input_modality": card.get("input_modality"),
-        "input_contrasts": card.get("input_contrasts"),
-        "output_modality": card.get("output_modality"),
-        "targets": targets,
-        "spacing_mm": card.get("spacing_mm"),
-        "default_steps": None if kind == "pix2pix" else (card.get("inference_defaults") or {}).get("steps"),
-        "metrics": _finite(card.get("metrics") or {}),
-        "license": card.get("license"),
-        "description": card.get("description", ""),
+        "kind": card.kind,
+        "prediction": card.prediction,
+        "input_modality": card.input_modality,
+        "input_contrasts": list(card.input_contrasts),
+        "output_modality": card.output_modality,
+        "targets": card.target_names,
+        "spacing_mm": card.spacing_mm,
+        "default_steps": card.default_steps,
+        "metrics": finite_json(card.metrics),
+        "license": card.license,
+        "description": card.description,
     }
-
-
-def _finite(obj):
-    """Non-finite floats become None, so the listing is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _local_entry(source: str, d: Path) -> dict:

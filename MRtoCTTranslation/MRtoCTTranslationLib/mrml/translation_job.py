@@ -149,7 +149,7 @@ class TranslationJob:
             return scene.GenerateUniqueName(f"{base}_{suffix}")
 
         try:
-            is_ct = res.target.upper() == "CT"
+            is_ct = res.is_ct
             kind = "sCT" if is_ct else f"s{res.target}"
             add = add_ct_volume if is_ct else add_volume_node_from_image
             sct = add(scene, res.image, unique(kind))

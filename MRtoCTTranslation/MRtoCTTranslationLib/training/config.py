@@ -67,27 +67,18 @@ def decayed_lr(lr: float, steps: int, decay_steps: int, step: int) -> float:
 
 
 @dataclass
-class TrainConfig:
-    """What to train on and how. Paths are relative to the config file's folder."""
+class RunConfig:
+    """What every training config has: the data, the model grid, weight averaging, checkpoints,
+    validation, precision, seed, where the run goes, and the card's name, description and licence.
+    Read from YAML with unknown keys refused; paths are relative to the config file's folder."""
 
     manifest: str = "manifest.csv"
-    input_column: str = "mr_t2w"  # on real data: the MR column
-    extra_input_columns: list[str] = field(default_factory=list)  # more fixed contrasts to mix in
-    target_column: str = "ct_mrworld"  # on real data: the CT registered onto the MR
-    contrast: str = "fixed"  # fixed | random (re-synthesised from mr_tissues) | mixed
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    init_from: str = ""  # a model name or folder to fine-tune from (same network), e.g. ddim3d-default
     spacing_mm: float = 2.0
-    patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])  # canonical [S, P, L] voxels
-    batch_size: int = 2
-    steps: int = 4000
-    lr: float = 2e-4
-    lr_decay_steps: int = 0  # the last N steps decay the learning rate linearly to 0 (0: constant)
+    init_from: str = ""  # a model name or folder to start from (same architecture)
     ema_decay: float = 0.995
-    val_every: int = 1000
+    checkpoint_every: int = 500
     val_cases: int = 2
     val_sampling_steps: int = 10
-    checkpoint_every: int = 500
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (precision.choose_precision; fp16 with loss scaling)
     seed: int = 0
     out_dir: str = "runs/model"
@@ -96,16 +87,59 @@ class TrainConfig:
     license: str = "Apache-2.0"
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> TrainConfig:
+    def from_yaml(cls, path: str | os.PathLike):
+        """The config of a YAML file, its paths made absolute and every field checked."""
         p = Path(path)
-        raw = read_yaml(p)
-        check_keys(cls, raw, str(p))
-        if "network" in raw:
-            raw["network"] = NetworkConfig.from_json(raw["network"])
-        cfg = cls(**raw)
+        cfg = cls.from_dict(read_yaml(p), str(p))
         resolve_paths(cfg, p.parent)
         cfg.validate()
         return cfg
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "config"):
+        raw = dict(raw)
+        check_keys(cls, raw, where)
+        return cls(**cls.parse_sections(raw, where))
+
+    @classmethod
+    def parse_sections(cls, raw: dict, where: str) -> dict:
+        """``raw`` with its nested sections turned into their dataclasses (none here)."""
+        return raw
+
+    def validate(self) -> None:
+        if not self.spacing_mm > 0:
+            raise ValueError(f"spacing_mm {self.spacing_mm} must be positive")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay {self.ema_decay} must be in [0, 1)")
+        if self.checkpoint_every < 1 or self.val_cases < 0 or self.val_sampling_steps < 1:
+            raise ValueError("checkpoint_every and val_sampling_steps must be at least 1, val_cases at least 0")
+        check_precision_field(self.precision)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """What to train an image-space model (diffusion or Pix2Pix) on, and how."""
+
+    input_column: str = "mr_t2w"  # on real data: the MR column
+    extra_input_columns: list[str] = field(default_factory=list)  # more fixed contrasts to mix in
+    target_column: str = "ct_mrworld"  # on real data: the CT registered onto the MR
+    contrast: str = "fixed"  # fixed | random (re-synthesised from mr_tissues) | mixed
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])  # canonical [S, P, L] voxels
+    batch_size: int = 2
+    steps: int = 4000
+    lr: float = 2e-4
+    lr_decay_steps: int = 0  # the last N steps decay the learning rate linearly to 0 (0: constant)
+    val_every: int = 1000
+
+    @classmethod
+    def parse_sections(cls, raw: dict, where: str) -> dict:
+        if "network" in raw:
+            raw["network"] = NetworkConfig.from_json(raw["network"])
+        return raw
 
     def override_steps(self, steps: int) -> None:
         """``mrtoct train --steps``: the number of training steps."""
@@ -114,23 +148,21 @@ class TrainConfig:
         self.steps = steps
 
     def validate(self) -> None:
+        super().validate()
         if self.contrast not in CONTRASTS:
             raise ValueError(f"contrast {self.contrast!r}: use one of {CONTRASTS}")
         d = self.network.divisor
         if len(self.patch_size) != self.network.spatial_dims or any(s % d for s in self.patch_size):
             raise ValueError(f"patch_size {self.patch_size} must have {self.network.spatial_dims} sizes, "
                              f"each a multiple of {d}")
-        if self.steps < 1 or self.batch_size < 1 or not self.spacing_mm > 0:
-            raise ValueError("steps and batch_size must be at least 1 and spacing_mm positive")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be at least 1")
         if not 0 <= self.lr_decay_steps <= self.steps:
             raise ValueError(f"lr_decay_steps {self.lr_decay_steps} must be between 0 and steps ({self.steps})")
-        check_precision_field(self.precision)
 
     def lr_at(self, step: int) -> float:
         """Learning rate at ``step`` (``decayed_lr``)."""
         return decayed_lr(self.lr, self.steps, self.lr_decay_steps, step)
 
     def to_json(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["network"] = self.network.to_json()
-        return d
+        return {**super().to_json(), "network": self.network.to_json()}

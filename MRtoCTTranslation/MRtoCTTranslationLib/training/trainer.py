@@ -21,6 +21,7 @@ from SpineCoreLib.metrics import image_metrics
 
 from ..diffusion.networks import build_network
 from ..diffusion.schedule import CosineSchedule
+from ..models.card import ModelCard
 from ..models.card_builder import build_card
 from ..models.folder import save_model
 from ..precision import Precision, backward_step, check_finite, choose_precision
@@ -74,7 +75,7 @@ def inference_defaults(cfg: TrainConfig) -> dict:
 
 
 def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict,
-               precision: str) -> dict:
+               precision: str) -> ModelCard:
     contrasts = ["any"] if cfg.contrast != "fixed" else [c.removeprefix("mr_") for c in
                                                          [cfg.input_column, *cfg.extra_input_columns]]
     diffusion = {"schedule": "cosine", "train_timesteps": 1000, "prediction": cfg.network.prediction} \
@@ -87,13 +88,14 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
 
 def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -> None:
     """Start from a trained model's weights (fine-tuning): same architecture required."""
-    from ..models.folder import load_weights, read_card
+    from ..models.card import read_card
+    from ..models.folder import load_weights
     from ..models.registry import resolve
 
     folder = resolve(cfg.init_from)
     card = read_card(folder)
-    if card.get("architecture") != cfg.network.to_json():
-        raise ValueError(f"init_from {cfg.init_from!r} has architecture {card.get('architecture')}, "
+    if card.architecture != cfg.network.to_json():
+        raise ValueError(f"init_from {cfg.init_from!r} has architecture {card.architecture}, "
                          f"but the config asks for {cfg.network.to_json()}: copy the model's network section")
     state = load_weights(folder, card)
     net.load_state_dict(state)
@@ -108,7 +110,7 @@ def validate(net: torch.nn.Module, cfg: TrainConfig, pairs: list[Pair], mr_map: 
     from ..options import TranslationOptions
     from ..precision import choose_precision
 
-    card = {"inference_defaults": inference_defaults(cfg)}  # validate as the finished model will sample
+    card = model_card(cfg, mr_map, ct_map, 0, {}, "fp32")  # validate as the finished model will sample
     model = image_model(Path("."), card, cfg.network, net, mr_map, ct_map, CosineSchedule(), cfg.spacing_mm, device)
     options, fp32 = TranslationOptions(steps=cfg.val_sampling_steps), choose_precision("fp32", device)
     rng = np.random.default_rng(0)
