@@ -30,6 +30,11 @@ from SpineCoreLib.markups_io import (
 )
 from SpineCoreLib.mrml.case_nodes import load_case_nodes
 
+# torch comes from the PyTorch extension; MONAI 1.6 (Resources/requirements.txt) needs torch 2.8 or later
+TORCH_REQUIREMENT = ">=2.8"
+# what the child process imports that Slicer does not bundle (Slicer has numpy, scipy, SimpleITK, vtk)
+CHILD_MODULES = ("torch", "monai", "einops", "safetensors", "yaml", "tqdm")
+
 #
 # MRtoCTTranslation
 #
@@ -99,11 +104,18 @@ class MRtoCTTranslationParameterNode:
 class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     """Connects the .ui file to the parameter node; all work is done by the logic.
 
-    Apply starts a background job (a worker thread: the GUI stays responsive) and turns into
-    Cancel; a timer shows progress, ETA and log lines, and adds the result nodes at the end.
+    Apply starts a background job (a child process: the GUI stays responsive and the work runs at
+    full speed) and turns into Cancel; a timer shows progress, ETA and log lines, and adds the result
+    nodes at the end.
     """
 
     POLL_MS = 200
+    # Combos whose items are known only at run time (the models on this computer, the chosen model's
+    # targets) or that take typed text (a model folder or URL, a MONAI bundle folder). Slicer's
+    # QComboBox connector would replace their items with a fixed Choice, so they are not bound in the
+    # .ui but synced with the parameter node here.
+    HAND_SYNCED = {"modelComboBox": "model", "targetComboBox": "target",
+                   "segmentationMethodComboBox": "segmentation_method"}
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -142,11 +154,9 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             self.ui.modelComboBox.addItem(entry["name"])
         for method in ("builtin", "totalsegmentator"):
             self.ui.segmentationMethodComboBox.addItem(method)
-        for device in ("auto", "cpu", "cuda"):
-            self.ui.deviceComboBox.addItem(device)
-        for precision in PRECISIONS:
-            self.ui.precisionComboBox.addItem(precision)
-        self.ui.modelComboBox.connect("currentTextChanged(QString)", self._showModelCard)
+        for widget, field in self.HAND_SYNCED.items():
+            getattr(self.ui, widget).connect("currentTextChanged(QString)",
+                                             lambda text, field=field: self._onComboText(field, text))
         self.ui.loadCaseButton.connect("clicked(bool)", self.onLoadCase)
         self.ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
@@ -188,13 +198,43 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._onParameterNodeModified)
             self._showModelCard(self._parameterNode.model)
+            self._onParameterNodeModified()
+
+    def _onParameterNodeModified(self, caller=None, event=None) -> None:
+        self._syncCombos()
+        self._checkCanApply()
+
+    def _onComboText(self, field: str, text: str) -> None:
+        """A hand-synced combo changed: store its text; a new model shows its card and targets."""
+        p = self._parameterNode
+        if p is None or getattr(p, field) == text:
+            return
+        setattr(p, field, text)
+        if field == "model":
+            self._showModelCard(text)
+
+    def _syncCombos(self) -> None:
+        """Show the parameter node's values in the hand-synced combos (a typed folder stays as typed)."""
+        p = self._parameterNode
+        if p is None:
+            return
+        for widget, field in self.HAND_SYNCED.items():
+            combo, value = getattr(self.ui, widget), getattr(p, field)
+            if combo.currentText == value:
+                continue
+            combo.blockSignals(True)
+            index = combo.findText(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+            elif combo.editable:
+                combo.setEditText(value)
+            combo.blockSignals(False)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         if self._job is not None:  # running: the button is Cancel
@@ -210,12 +250,15 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui.modelInfoLabel.text = self.logic.modelDescription(name)
         targets = self.logic.modelTargets(name)
         current = self._parameterNode.target if self._parameterNode else "CT"
+        self.ui.targetComboBox.blockSignals(True)
         self.ui.targetComboBox.clear()
         for t in targets:
             self.ui.targetComboBox.addItem(t)
+        self.ui.targetComboBox.blockSignals(False)
         self.ui.targetComboBox.enabled = len(targets) > 1  # a selector only when the model has several
         if self._parameterNode:
             self._parameterNode.target = current if current in targets else (targets[0] if targets else "CT")
+            self._syncCombos()
 
     def _setOpacity(self, value: float) -> None:
         for i in range(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")):
@@ -350,14 +393,22 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         return ["CT"]
 
     @staticmethod
-    def ensureDependencies() -> bool:
-        """True when torch, MONAI and the rest import; else offer to install them (Slicer GUI only)."""
-        missing = []
-        for module in ("torch", "monai", "einops", "safetensors", "SimpleITK", "scipy", "yaml", "tqdm"):
+    def missingDependencies() -> list:
+        """Import names of what the translation's child process needs and this Python lacks. Looked up,
+        not imported: Slicer itself never loads torch."""
+        import importlib.util
+
+        def absent(name: str) -> bool:
             try:
-                __import__(module)
-            except ImportError:
-                missing.append(module)
+                return importlib.util.find_spec(name) is None
+            except (ImportError, ValueError):  # a broken install counts as missing
+                return True
+
+        return [m for m in CHILD_MODULES if absent(m)]
+
+    def ensureDependencies(self) -> bool:
+        """True when everything the translation needs is installed; else offer to install it (Slicer GUI)."""
+        missing = self.missingDependencies()
         if not missing:
             return True
         if not slicer.util.confirmOkCancelDisplay(
@@ -368,7 +419,8 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
             try:
                 import PyTorchUtils
 
-                PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=">=2.1")
+                PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False,
+                                                              torchVersionRequirement=TORCH_REQUIREMENT)
             except ImportError:
                 slicer.util.errorDisplay(_("Install the PyTorch extension from the Extensions Manager, restart "
                                            "Slicer and try again."))
@@ -407,7 +459,8 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         ``waitForCompletion`` (the console default) returns the created nodes (``TranslationNodes``:
         sct, sct_iso, uncertainty, segmentation, metrics_table, result); otherwise a started
         ``TranslationJob``: poll ``job.finished``, then call ``job.commit()`` on the main thread, or
-        ``job.cancel()``. ``progress(stage, done, total)`` is called from the computing thread.
+        ``job.cancel()``. The work runs in a child process (``childPython``); ``progress(stage, done,
+        total)`` is called on the thread that polls.
         Segmentation and HU metrics are computed for a CT target only. A cancel or an error leaves the
         scene as it was.
         """
@@ -415,12 +468,25 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
 
         job = TranslationJob(slicer.mrmlScene, inputVolume, options or TranslationOptions(), segmentation,
                              landmarks=landmarks, reference=referenceVolume, reference_labels=referenceLabels,
-                             foreground_opacity=foregroundOpacity, progress=progress)
+                             foreground_opacity=foregroundOpacity, progress=progress, python=self.childPython())
         if not waitForCompletion:
             job.start()
             return job
         job.run()
         return job.commit()
+
+    @staticmethod
+    def childPython() -> str | None:
+        """The interpreter of the translation's child process: PythonSlicer in Slicer (Slicer's Python and
+        packages, without the GUI, as SlicerTotalSegmentator runs its work); None elsewhere (this one)."""
+        if not hasattr(slicer, "app"):
+            return None
+        import shutil
+
+        found = shutil.which("PythonSlicer")
+        if found is None:
+            raise RuntimeError("PythonSlicer was not found next to Slicer: reinstall Slicer")
+        return found
 
     def processParameterNode(self, p, waitForCompletion: bool = True, progress=None):
         """``process`` with the settings of a parameter node (what Apply does): the node's fields carry the

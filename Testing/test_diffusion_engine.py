@@ -8,12 +8,13 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from MRtoCTTranslationLib.diffusion.ddim import Cancelled, ddim_sample, ddim_timesteps
+from MRtoCTTranslationLib.diffusion.ddim import ddim_sample, ddim_timesteps
 from MRtoCTTranslationLib.diffusion.networks import NetworkConfig, build_network
 from MRtoCTTranslationLib.diffusion.schedule import PREDICTIONS, CosineSchedule
 from MRtoCTTranslationLib.diffusion.sliding import gaussian_weight, sliding_apply
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import choose_precision
+from MRtoCTTranslationLib.results import Cancelled
 from SpineCoreLib.intensity import CTMapping, MRMapping
 
 FP32 = choose_precision("fp32", "cpu")

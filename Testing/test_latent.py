@@ -14,7 +14,6 @@ import yaml
 from safetensors.torch import load_file
 
 from mrtoct.main import main
-from MRtoCTTranslationLib.diffusion.ddim import Cancelled
 from MRtoCTTranslationLib.diffusion.schedule import CosineSchedule
 from MRtoCTTranslationLib.latent.architecture import (
     AutoencoderConfig,
@@ -25,10 +24,11 @@ from MRtoCTTranslationLib.latent.architecture import (
 from MRtoCTTranslationLib.latent.autoencoder import LatentAutoencoder, kl_loss
 from MRtoCTTranslationLib.latent.config import LatentTrainConfig, is_latent_config
 from MRtoCTTranslationLib.latent.flow import rectified_flow_sample
-from MRtoCTTranslationLib.latent.modalities import Modality, find_target
+from MRtoCTTranslationLib.latent.modalities import Modality
 from MRtoCTTranslationLib.latent.networks import LatentNetworks
 from MRtoCTTranslationLib.latent.spade import SPADEGenerator
 from MRtoCTTranslationLib.options import TranslationOptions
+from MRtoCTTranslationLib.results import Cancelled
 from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 MODALITIES = {"ct": "ct_mrworld", "t1w": "mr_t1w", "t2w": "mr_t2w", "pdw": "mr_pdw", "stir": "mr_stir"}
@@ -128,11 +128,16 @@ def test_spade_switch_depends_on_the_target_and_learns_per_target_intensities():
     assert float(means[1] - means[2]) > 0.5  # target 1 is brighter by b_1 - b_2 = 1
 
 
-def test_modalities_map_intensities_and_find_targets_case_insensitively():
+def test_modalities_map_intensities_and_cards_find_targets_case_insensitively():
     mods = [Modality(k, c) for k, c in MODALITIES.items()]
-    assert find_target(mods, None) == 0 and find_target(mods, "T1W") == 1 and find_target(mods, "Stir") == 4
-    with pytest.raises(ValueError, match="CT, T1w, T2w, PDw, STIR"):
-        find_target(mods, "flair")
+    from MRtoCTTranslationLib.models.card import SCHEMA_VERSION, ModelCard
+
+    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, "name": "m", "architecture": {"kind": "latent"},
+                                "input_modality": "MR", "output_modality": "CT", "spacing_mm": 2.0, "intensity": {},
+                                "weights_sha256": "", "targets": [m.to_card() for m in mods]})
+    assert [card.target_name(t) for t in (None, "", "T1W", "Stir", "pdw")] == ["CT", "CT", "T1w", "STIR", "PDw"]
+    with pytest.raises(ValueError, match="unknown target 'flair': this model translates to CT, T1w, T2w, PDw, STIR"):
+        card.target_name("flair")
     ct, t1 = mods[0], mods[1]
     assert np.allclose(ct.from_values(ct.to_values(np.array([-1024.0, 0.0, 1500.0]))), [-1024, 0, 1500])
     assert np.allclose(t1.from_values(np.array([-1.0, 0.0, 1.0, 3.0])), [0, 500, 1000, 1000])

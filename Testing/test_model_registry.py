@@ -249,9 +249,15 @@ def test_catalogue_name_downloads_and_is_listed(env, server, tmp_path):
     assert listed["remote"]["source"] == "catalogue" and "folder" not in listed["remote"]
     with pytest.raises(ModelError, match="unknown model 'x'.*remote"):
         registry.resolve("x")
+    # checking a request before work: nothing is downloaded, an unknown name is refused
+    assert registry.local_card("remote") is None and registry.local_card(f"{base}/remote.zip") is None
+    with pytest.raises(ModelError, match="unknown model 'x'"):
+        registry.local_card("x")
+    assert requests == []
 
     folder = registry.resolve("remote")
     assert folder == home / "cache" / sha and requests == ["/remote.zip"]
+    assert registry.local_card("remote").name == "remote" and requests == ["/remote.zip"]
     listed = {e["name"]: e for e in registry.list_models()}
     assert listed["remote"]["folder"] == str(folder) and listed["remote"]["kind"] == "diffusion"
 

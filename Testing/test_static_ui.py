@@ -45,7 +45,9 @@ def test_ui_parameter_names_match_parameter_node_fields(name: str) -> None:
     assert block, "no @parameterNodeWrapper class found"
     fields = set(re.findall(r"^    (\w+):", block.group(1), re.MULTILINE))
     assert bound and bound <= fields, f"unknown parameters in .ui: {bound - fields}"
-    assert fields - bound == set(), f"parameters with no widget: {fields - bound}"
+    synced = re.search(r"HAND_SYNCED = (\{.*?\})", source, re.DOTALL)  # combos synced by the widget's code
+    by_hand = set(ast.literal_eval(synced.group(1)).values()) if synced else set()
+    assert not bound & by_hand and fields - bound == by_hand, f"parameters with no widget: {fields - bound - by_hand}"
 
 
 def _cmake_listed(name: str) -> set[str]:
@@ -134,3 +136,52 @@ def test_no_function_in_the_core_is_over_60_lines() -> None:
     long = [f"{p.relative_to(REPO)}: {f}" for pkg in packages for p in sorted(pkg.rglob("*.py"))
             for f in _long_functions(p.read_text(encoding="utf-8"), 60)]
     assert long == []
+
+
+def _cmake_block(name: str, variable: str) -> list[str]:
+    text = (REPO / name / "CMakeLists.txt").read_text(encoding="utf-8")
+    block = re.search(rf"set\({variable}(.*?)\)", text, re.DOTALL)
+    assert block, f"no {variable} in {name}/CMakeLists.txt"
+    return [s.replace("${MODULE_NAME}", name) for s in block.group(1).split()]
+
+
+def _resources_read(source: str) -> set[str]:
+    """Files a module file reads from its Resources folder: ``resourcePath("X")`` and
+    ``... / "Resources" / "X"`` both name ``Resources/X``."""
+    found = {f"Resources/{m}" for m in re.findall(r"resourcePath\(\s*f?\"([^\"{}]+)\"", source)}
+    found |= {f"Resources/{m}" for m in re.findall(r"\"Resources\"\s*/\s*\"([^\"]+)\"", source)}
+    return found
+
+
+def test_resource_reader_finds_both_spellings() -> None:
+    code = 'a = self.resourcePath("UI/X.ui")\nb = Path(__file__).parent / "Resources" / "requirements.txt"\n'
+    assert _resources_read(code) == {"Resources/UI/X.ui", "Resources/requirements.txt"}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_cmake_installs_every_resource_the_module_reads(name: str) -> None:
+    read = _resources_read((REPO / name / f"{name}.py").read_text(encoding="utf-8"))
+    assert f"Resources/UI/{name}.ui" in read
+    assert read <= set(_cmake_block(name, "MODULE_PYTHON_RESOURCES"))
+
+
+def test_cmake_installs_every_bundled_model_where_the_registry_looks() -> None:
+    from MRtoCTTranslationLib.models import registry
+
+    on_disk = {f"{d.name}/{f}" for d in (REPO / "Resources" / "Models").iterdir() if d.is_dir()
+               for f in ("model.json", "model.safetensors")}
+    assert len(on_disk) >= 10 and set(_cmake_block("MRtoCTTranslation", "MODULE_MODELS")) == on_disk
+    text = (REPO / "MRtoCTTranslation" / "CMakeLists.txt").read_text(encoding="utf-8")
+    assert "DESTINATION ${Slicer_INSTALL_QTSCRIPTEDMODULES_LIB_DIR}/Resources/Models/${model_dir}" in text
+    # the registry looks in <the folder holding MRtoCTTranslationLib>/Resources/Models: in an installed
+    # extension that folder is the scripted-modules folder, where CMake installs the models
+    assert Path(registry.__file__).resolve().parents[2] == REPO / "MRtoCTTranslation"
+
+
+def test_extension_urls_point_at_files_in_the_repository() -> None:
+    text = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
+    urls = re.findall(r"set\(EXTENSION_(?:ICONURL|SCREENSHOTURLS) \"([^\"]+)\"\)", text)
+    assert len(urls) == 2
+    for url in urls:
+        path = url.split("/SlicerSpineMRtoCT/main/", 1)[1]
+        assert (REPO / path).is_file(), url

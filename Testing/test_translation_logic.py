@@ -5,6 +5,8 @@ scene as it was."""
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from MRtoCTTranslationLib.diffusion.ddim import Cancelled
 from MRtoCTTranslationLib.options import SegmentationOptions, TranslationOptions
+from MRtoCTTranslationLib.results import Cancelled
 from SpineCoreLib.levels import ID_LEVELS
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
@@ -104,11 +106,38 @@ def test_cancel_in_the_middle_leaves_the_scene_as_it_was(slicer_standin, mrml_sc
 
     job = logic.process(nodes["mr_t2w"], TranslationOptions(steps=10), waitForCompletion=False, progress=progress)
     job_box.append(job)
+    assert job.pid is not None and job.pid != os.getpid()  # the work runs in a child process
     assert job.wait(120)
     assert job.state == "cancelled" and max(seen) < 10  # stopped before the last step
+    with pytest.raises(ProcessLookupError):
+        os.killpg(job.pid, 0)  # the child's whole process group is gone
     with pytest.raises(Cancelled):
         job.commit()
     assert _scene_state(mrml_scene) == state
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kills the child's process group with a POSIX signal")
+def test_a_crashed_child_is_reported_and_adds_nothing(slicer_standin, mrml_scene, case_dir):
+    """The child killed from outside (as by the out-of-memory killer) mid-run: a clear error, no nodes,
+    no temporary folder left behind."""
+    logic = _logic(slicer_standin)
+    nodes = logic.loadCase(str(case_dir))
+    state = _scene_state(mrml_scene)
+    killed: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "translate" and not killed:
+            killed.append(job.pid)
+            os.killpg(job.pid, signal.SIGKILL)
+
+    job = logic.process(nodes["mr_t2w"], TranslationOptions(steps=10), waitForCompletion=False, progress=progress)
+    folder = job._folder
+    assert job.wait(120) and killed
+    assert job.state == "failed"
+    assert "stopped unexpectedly (exit status -9)" in str(job.error)
+    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
+        job.commit()
+    assert _scene_state(mrml_scene) == state and not folder.exists()
 
 
 def test_background_job_reports_progress_and_finishes(slicer_standin, mrml_scene, case_dir):

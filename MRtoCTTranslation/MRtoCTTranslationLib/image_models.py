@@ -82,10 +82,7 @@ class ImageModel:
 
     def target_name(self, target: str | None) -> str:
         """"CT" (the only output of an image-space model); ValueError for any other target."""
-        if target is None or not str(target).strip() or str(target).strip().lower() == "ct":
-            return "CT"
-        raise ValueError(f"model {self.name!r} ({self.kind}) translates MR to CT only: target {target!r} needs a "
-                         "latent model (kind latent, see mrtoct models)")
+        return self.card.target_name(target)
 
     def to_output(self, values: np.ndarray, target: str) -> np.ndarray:
         return self.ct_map.inverse(values)

@@ -11,38 +11,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import SimpleITK as sitk
 
 from SpineCoreLib.markups_io import LandmarkSet
 
-from .diffusion.ddim import Cancelled
-from .models.card import ModelCard
 from .models.registry import default_model_name, resolve
 from .options import SegmentationOptions, TranslationOptions
+from .results import Cancelled, PipelineResult, StageProgress
 from .translator import load_model, translate_image
 
 log = logging.getLogger(__name__)
 
-StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 STAGES = ("load", "translate", "segment", "evaluate")
-
-
-@dataclass
-class PipelineResult:
-    image: sitk.Image  # the target modality on the input's grid (HU for CT)
-    image_iso: sitk.Image  # on the model's isotropic grid
-    std: sitk.Image | None  # uncertainty on the input's grid when samples > 1
-    labels: sitk.Image | None  # vertebra labels (VerSe IDs) on the input's grid
-    metrics: dict | None  # evaluation against the reference, when given
-    card: ModelCard
-    target: str = "CT"
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def is_ct(self) -> bool:
-        return self.target == "CT"
 
 
 def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: SegmentationOptions | None = None,

@@ -126,9 +126,9 @@ class ScriptedLoadableModuleLogic:
         return slicer.mrmlScene.AddNode(self.createParameterNode())
 
     def getAllParameterNodes(self) -> list[Any]:
-        nodes = slicer.mrmlScene.GetNodesByClass("vtkMRMLScriptedModuleNode")
-        return [nodes.GetItemAsObject(i) for i in range(nodes.GetNumberOfItems())
-                if nodes.GetItemAsObject(i).GetAttribute("ModuleName") == self.moduleName]
+        scene, kind = slicer.mrmlScene, "vtkMRMLScriptedModuleNode"
+        nodes = [scene.GetNthNodeByClass(i, kind) for i in range(scene.GetNumberOfNodesByClass(kind))]
+        return [n for n in nodes if n.GetAttribute("ModuleName") == self.moduleName]
 
     def createParameterNode(self) -> Any:
         node = slicer.vtkMRMLScriptedModuleNode()

@@ -13,13 +13,10 @@ from collections.abc import Callable
 
 import torch
 
+from ..results import Cancelled
 from .schedule import CosineSchedule
 
 Denoiser = Callable[[torch.Tensor, int], torch.Tensor]  # (x_t, t) -> model output
-
-
-class Cancelled(Exception):
-    """Sampling was cancelled by the caller."""
 
 
 def ddim_timesteps(num_train: int, steps: int) -> list[int]:

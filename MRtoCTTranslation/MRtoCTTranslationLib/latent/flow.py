@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from ..diffusion.ddim import Cancelled
+from ..results import Cancelled
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]  # (x_t, t in [0, 1]) -> predicted eps - x0
 

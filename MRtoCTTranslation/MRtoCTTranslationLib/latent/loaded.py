@@ -19,7 +19,7 @@ from ..models.folder import load_weights
 from ..options import TranslationOptions
 from ..precision import Precision
 from .architecture import LatentArchitecture
-from .modalities import Modality, find_target
+from .modalities import Modality
 from .networks import LatentNetworks
 
 
@@ -46,7 +46,7 @@ class LatentModel:
 
     def target_index(self, target: str | None) -> int:
         """Index of a target name (case-insensitive; None: CT); ValueError naming the available ones."""
-        return find_target(self.modalities, target)
+        return self.target_names.index(self.card.target_name(target))
 
     # the interface every translation model offers (image_models)
     @property
@@ -59,7 +59,7 @@ class LatentModel:
 
     def target_name(self, target: str | None) -> str:
         """The display name of a target on the card (case-insensitive; None: CT)."""
-        return self.modalities[self.target_index(target)].name
+        return self.card.target_name(target)
 
     def to_output(self, values: np.ndarray, target: str) -> np.ndarray:
         return self.modalities[self.target_index(target)].from_values(values)

@@ -76,17 +76,3 @@ class Modality:
         if entry["key"].lower() == CT_KEY:
             return cls(entry["key"], entry.get("column", ""), ct_map=CTMapping(**inten))
         return cls(entry["key"], entry.get("column", ""), mr_map=MRMapping(**inten))
-
-
-def find_target(modalities: list[Modality], target: str | None) -> int:
-    """Index of ``target`` (case-insensitive name or key; None: CT, else the first); ValueError naming
-    the available targets otherwise."""
-    if target is None or not str(target).strip():
-        keys = [m.key.lower() for m in modalities]
-        return keys.index(CT_KEY) if CT_KEY in keys else 0
-    want = str(target).strip().lower()
-    for i, m in enumerate(modalities):
-        if want in (m.key.lower(), m.name.lower()):
-            return i
-    names = ", ".join(m.name for m in modalities)
-    raise ValueError(f"unknown target {target!r}: this model translates to {names}")

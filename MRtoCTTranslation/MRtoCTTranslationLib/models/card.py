@@ -108,6 +108,23 @@ class ModelCard:
         """Every output modality by name (a latent model's targets; otherwise the one output)."""
         return [str(t["name"]) for t in self.targets] if self.targets else [self.output_modality]
 
+    def target_name(self, target: str | None) -> str:
+        """The output modality ``target`` names (a name or key, any case; None or empty: CT, else the
+        first target); ValueError naming what this model offers. Checked before any work is started."""
+        want = str(target).strip().lower() if target is not None else ""
+        if not self.targets:
+            if want in ("", "ct"):
+                return "CT"
+            raise ValueError(f"model {self.name!r} ({self.kind}) translates MR to CT only: target {target!r} needs "
+                             "a latent model (kind latent, see mrtoct models)")
+        names = self.target_names
+        if not want:
+            return "CT" if "CT" in names else names[0]
+        for t in self.targets:
+            if want in (str(t.get("key", "")).lower(), str(t["name"]).lower()):
+                return str(t["name"])
+        raise ValueError(f"unknown target {target!r}: this model translates to {', '.join(names)}")
+
     @property
     def training_precision(self) -> str:
         return str(self.training.get("precision", "fp32"))

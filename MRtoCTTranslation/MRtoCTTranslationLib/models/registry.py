@@ -157,29 +157,11 @@ def resolve(spec: str, sha256: str | None = None, progress: DownloadProgress | N
     Raises ModelError saying what is wrong and what to do.
     """
     spec = str(spec).strip()
-    if not spec:
-        raise ModelError("no model given: name a model folder, a model name or a URL")
     if _is_url(spec):
         return fetch_archive(spec, sha256, progress=progress, timeout=timeout)
-
-    # (a) a folder
-    p = Path(spec).expanduser()
-    if _is_model_dir(p):
-        return p.resolve()
-    if not _NAME.match(spec):
-        if p.is_dir():
-            raise ModelError(f"{p} is not a model folder: {CARD} is missing")
-        raise ModelError(f"no model folder at {p}, and {spec!r} is not a model name; "
-                         f"available: {', '.join(available_names()) or 'none'}")
-
-    # (b) per-user models, (c) built-in models
-    unfinished: Path | None = None
-    for root in [user_models_dir(), *builtin_model_dirs()]:
-        d = root / spec
-        if _is_model_dir(d):
-            return d.resolve()
-        if d.is_dir() and unfinished is None:
-            unfinished = d
+    local, unfinished = _local_model(spec)
+    if local is not None:
+        return local
 
     # (d) catalogue
     for entry in read_catalogue():
@@ -195,6 +177,46 @@ def resolve(spec: str, sha256: str | None = None, progress: DownloadProgress | N
                          f"train it or choose another model; available: {names}")
     raise ModelError(f"unknown model {spec!r}; available: {names} "
                      f"(or give a model folder, or an http(s) URL of a .zip with its SHA256)")
+
+
+def _local_model(spec: str) -> tuple[Path | None, Path | None]:
+    """(a) a folder, (b) a per-user or (c) a built-in model of that name: (its folder, None), or (None, a
+    folder of that name that holds no card yet); ModelError for what can be neither a folder nor a name."""
+    if not spec:
+        raise ModelError("no model given: name a model folder, a model name or a URL")
+    p = Path(spec).expanduser()
+    if _is_model_dir(p):
+        return p.resolve(), None
+    if not _NAME.match(spec):
+        if p.is_dir():
+            raise ModelError(f"{p} is not a model folder: {CARD} is missing")
+        raise ModelError(f"no model folder at {p}, and {spec!r} is not a model name; "
+                         f"available: {', '.join(available_names()) or 'none'}")
+    unfinished: Path | None = None
+    for root in [user_models_dir(), *builtin_model_dirs()]:
+        d = root / spec
+        if _is_model_dir(d):
+            return d.resolve(), None
+        if d.is_dir() and unfinished is None:
+            unfinished = d
+    return None, unfinished
+
+
+def local_card(spec: str) -> ModelCard | None:
+    """The card of the model ``spec`` names when it is on this computer, without downloading anything;
+    None for a URL or a catalogue model not yet downloaded; ModelError (a ValueError) for a model nothing
+    knows. For checking a request before any work starts."""
+    spec = str(spec).strip()
+    if _is_url(spec):
+        return None
+    local, _ = _local_model(spec)
+    if local is not None:
+        return read_card(local)
+    for entry in read_catalogue():
+        if entry["name"] == spec:
+            hit = cached_model(entry["sha256"])
+            return read_card(hit) if hit is not None else None
+    return read_card(resolve(spec))  # raises the message of an unknown or unfinished model
 
 
 # ---------------------------------------------------------------------------------------------- download

@@ -128,10 +128,9 @@ def show_in_slice_views(scene: Any, background: Any, foreground: Any | None, opa
 
     Returns the number of slice views set (none in a scene without views, as headless).
     """
-    composites = scene.GetNodesByClass("vtkMRMLSliceCompositeNode")
-    n = composites.GetNumberOfItems()
-    for i in range(n):
-        c = composites.GetItemAsObject(i)
+    n = scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode")
+    for i in range(n):  # GetNthNodeByClass: GetNodesByClass would hand back a collection to release
+        c = scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
         c.SetBackgroundVolumeID(background.GetID())
         c.SetForegroundVolumeID(foreground.GetID() if foreground is not None else None)
         c.SetForegroundOpacity(opacity)

@@ -1,26 +1,38 @@
-"""A translation run between MRML nodes: inputs are read from the scene, the work runs in a worker
-thread (or inline), and result nodes are created only at the end, on the caller's thread.
+"""A translation run between MRML nodes: inputs are read from the scene on the caller's thread, the
+work runs in a child process (``child``), and result nodes are created only at the end, on the caller's
+thread.
 
-Why this shape: MRML must only be touched from the main thread, while sampling takes from seconds
-to minutes; the GUI starts the job, polls ``finished`` from a timer and calls ``commit``. Nothing
-is added to the scene until the computation has succeeded, so a cancel or an error at any step
-leaves the scene exactly as it was (``commit`` itself removes what it added if it fails).
+Why this shape: MRML must only be touched from the main thread, and Slicer's main thread holds the GIL
+while idle, so sampling belongs in another process; the GUI starts the job, polls ``finished`` from a
+timer and calls ``commit``. Nothing is added to the scene until the child has written every output, so
+a cancel (which kills the child's process tree), an error or a crash leaves the scene exactly as it was
+(``commit`` itself removes what it added if it fails).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import threading
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import SimpleITK as sitk
+
+from SpineCoreLib.atomic_io import write_image
+from SpineCoreLib.markups_io import write_markups_json
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image, sitk_image_from_volume_node
 
-from ..diffusion.ddim import Cancelled
+from ..child import spec as files
+from ..child.process import ChildProcess, child_command, child_environment
+from ..models.card import ModelCard
+from ..models.registry import default_model_name, local_card
 from ..options import SegmentationOptions, TranslationOptions
-from ..pipeline import PipelineResult, StageProgress, run_pipeline
+from ..results import Cancelled, PipelineResult, StageProgress
 from .result_nodes import (
     add_ct_volume,
     add_segmentation_from_labels,
@@ -50,13 +62,19 @@ class TranslationNodes:
         return [n for n in (self.sct, self.sct_iso, self.uncertainty, self.segmentation, self.metrics_table) if n]
 
 
+class ChildFailed(RuntimeError):
+    """The child process reported an error or stopped without finishing; the message says which."""
+
+
 class TranslationJob:
-    """One run of the pipeline on MRML inputs. States: ready, running, finished, cancelled, failed."""
+    """One run of the pipeline on MRML inputs. States: ready, running, finished, cancelled, failed.
+
+    ``python`` is the interpreter of the child (Slicer: PythonSlicer; None: this one)."""
 
     def __init__(self, scene: Any, input_volume: Any, options: TranslationOptions,
                  segmentation: SegmentationOptions | None = None, landmarks: Any = None, reference: Any = None,
                  reference_labels: Any = None, foreground_opacity: float = 0.5,
-                 progress: StageProgress | None = None) -> None:
+                 progress: StageProgress | None = None, python: str | None = None) -> None:
         if input_volume is None or not input_volume.IsA("vtkMRMLScalarVolumeNode"):
             raise ValueError("select an input MR volume (a scalar volume node)")
         if input_volume.IsA("vtkMRMLLabelMapVolumeNode"):
@@ -66,16 +84,21 @@ class TranslationJob:
         segmentation = segmentation or SegmentationOptions()
         options.validate()
         segmentation.validate()
+        card = local_card(options.model or default_model_name())  # a model to download is checked by the child
+        if card is not None:
+            card.target_name(options.target)
         self.scene, self.input_volume, self.options, self.segmentation = scene, input_volume, options, segmentation
-        self.opacity = foreground_opacity
+        self.opacity, self.python = foreground_opacity, python
         self._user_progress = progress
         # read everything now, on the caller's (main) thread; the inputs are only read
-        self._mr = sitk_image_from_volume_node(input_volume)
+        self._inputs = {files.MR: sitk_image_from_volume_node(input_volume),
+                        files.REFERENCE: sitk_image_from_volume_node(reference) if reference is not None else None,
+                        files.REFERENCE_LABELS: sitk_image_from_volume_node(reference_labels)
+                        if reference_labels is not None else None}
         self._landmarks = landmark_set_from_markups_node(landmarks) if landmarks is not None else None
-        self._reference = sitk_image_from_volume_node(reference) if reference is not None else None
-        self._reference_labels = sitk_image_from_volume_node(reference_labels) if reference_labels is not None else None
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._child: ChildProcess | None = None
+        self._folder: Path | None = None
+        self._done, self._child_error = False, ""
         self.state = "ready"
         self.error: BaseException | None = None
         self.result: PipelineResult | None = None
@@ -97,43 +120,106 @@ class TranslationJob:
         return elapsed * (1.0 - self.fraction) / self.fraction
 
     # -- running ------------------------------------------------------------------------------
-    def run(self) -> None:
-        """Compute inline (the console's ``waitForCompletion=True``); errors are raised."""
-        self._compute()
+    def start(self) -> None:
+        """Write the inputs to a temporary folder and start the child; then poll ``finished``."""
+        if self.state != "ready":
+            raise RuntimeError(f"the job is {self.state}; start a new one")
+        self._folder = Path(tempfile.mkdtemp(prefix="MRtoCTTranslation-"))
+        spec = files.JobSpec(str(self._folder), self.options, self.segmentation, self._landmarks is not None,
+                             self._inputs[files.REFERENCE] is not None,
+                             self._inputs[files.REFERENCE_LABELS] is not None)
+        for name, image in self._inputs.items():
+            if image is not None:
+                write_image(image, spec.path(name), compress=False)
+        if self._landmarks is not None:
+            write_markups_json(spec.path(files.LANDMARKS), self._landmarks)
+        self.state, self.started = "running", time.perf_counter()
+        self._child = ChildProcess(child_command(self.python, spec.write()), child_environment())
+
+    def run(self, poll_s: float = 0.05) -> None:
+        """Start and wait (the console's ``waitForCompletion=True``); errors are raised."""
+        self.start()
+        self.wait(poll_s=poll_s)
         if self.error is not None:
             raise self.error
 
-    def start(self) -> None:
-        """Compute in a worker thread; poll ``finished`` and then call ``commit`` on the main thread."""
-        if self.state != "ready":
-            raise RuntimeError(f"the job is {self.state}; start a new one")
-        self._thread = threading.Thread(target=self._compute, name="MRtoCTTranslation", daemon=True)
-        self._thread.start()
+    def poll(self) -> None:
+        """Handle what the child reported (progress, log records, the end); main thread only."""
+        if self.state != "running" or self._child is None:
+            return
+        for event in self._child.events():
+            if "progress" in event:
+                self._progress(*event["progress"])
+            elif "log" in event:
+                level, name, message = event["log"]
+                logging.getLogger(name).log(int(level), "%s", message)
+            elif "error" in event:
+                self._child_error = str(event["error"])
+            elif event.get("done"):
+                self._done = True
+            if self.state != "running":  # a progress callback cancelled
+                return
+        if not self._child.running:
+            self._end()
 
-    def _compute(self) -> None:
-        self.state, self.started = "running", time.perf_counter()
+    def _end(self) -> None:
+        child = self._child
         try:
-            self.result = run_pipeline(self._mr, self.options, self.segmentation, self._landmarks, self._reference,
-                                       self._reference_labels, self._progress, self._cancel.is_set)
-            self.state = "finished" if not self._cancel.is_set() else "cancelled"
-        except Cancelled as exc:
-            self.state, self.error = "cancelled", exc
-        except BaseException as exc:  # reported to the GUI, which shows it with details
-            log.exception("translation failed")
+            if self._done and child.returncode == 0:
+                self.result = self._read_outputs()
+                self.state = "finished"
+            else:
+                why = self._child_error or (f"the translation process stopped unexpectedly (exit status "
+                                            f"{child.returncode}): {child.stderr_tail() or 'no message'}")
+                log.error("translation failed: %s", why)
+                self.state, self.error = "failed", ChildFailed(why)
+        except Exception as exc:  # unreadable outputs
             self.state, self.error = "failed", exc
+        finally:
+            self._cleanup()
+
+    def _read_outputs(self) -> PipelineResult:
+        folder = self._folder
+
+        def image(name: str) -> sitk.Image | None:
+            return sitk.ReadImage(str(folder / name)) if (folder / name).is_file() else None
+
+        info = json.loads((folder / files.RESULT).read_text(encoding="utf-8"))
+        return PipelineResult(image(files.IMAGE), image(files.IMAGE_ISO), image(files.STD), image(files.LABELS),
+                              info["metrics"], ModelCard.from_json(info["card"], "the result's card"),
+                              info["target"], info["timings"])
+
+    def _cleanup(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
     def cancel(self) -> None:
-        """Ask the computation to stop at its next check (every DDIM step and between stages)."""
-        self._cancel.set()
+        """Kill the child and everything it started; nothing reaches the scene."""
+        if self.state in ("ready", "running"):
+            if self._child is not None:
+                self._child.kill_tree()
+            self.state, self.error = "cancelled", Cancelled("the translation was cancelled")
+            self._cleanup()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.state != "running"
+    def wait(self, timeout: float | None = None, poll_s: float = 0.05) -> bool:
+        """Poll until the job ends or ``timeout`` seconds pass; whether it ended."""
+        t0 = time.perf_counter()
+        while not self.finished:
+            if timeout is not None and time.perf_counter() - t0 > timeout:
+                return False
+            time.sleep(poll_s)
+        return True
 
     @property
     def finished(self) -> bool:
+        self.poll()
         return self.state in ("finished", "cancelled", "failed")
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (its process group's too), once started."""
+        return self._child.proc.pid if self._child is not None else None
 
     # -- results ------------------------------------------------------------------------------
     def commit(self) -> TranslationNodes:
