@@ -235,6 +235,8 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
             elif combo.editable:
                 combo.setEditText(value)
             combo.blockSignals(False)
+            if field == "model":  # set from outside (a loaded scene, the console): its card and targets
+                self._showModelCard(value)
 
     def _checkCanApply(self, caller=None, event=None) -> None:
         if self._job is not None:  # running: the button is Cancel

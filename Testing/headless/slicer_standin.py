@@ -19,8 +19,9 @@
   field name), optionally ``Optional``/``Annotated``; defaults are validated when the class is
   decorated, and written into the node when a wrapper is made on it. Values are
   stored as Slicer stores them (``str(value)``, e.g. ``"20"``, ``"0.0"``, ``"True"``). Not
-  supported: lists, tuples, dicts, unions of several types, ``@parameterPack``, ``isCached``,
-  and GUI binding: ``connectGui``/``disconnectGui`` do nothing.
+  supported: lists, tuples, dicts, unions of several types, ``@parameterPack``, ``isCached``.
+  ``connectGui``/``disconnectGui`` do nothing unless ``Testing/qt_harness`` is installed, which binds
+  real Qt widgets with Slicer 5.10's connector rules.
 * ``slicer.i18n``: ``tr`` and ``translate`` return the text unchanged.
 * ``qt`` and ``ctk`` modules in ``sys.modules`` in which every attribute is an inert dummy class
   (instantiable, subclassable, every attribute and call gives another dummy): enough to import
@@ -121,7 +122,9 @@ class ScriptedLoadableModuleLogic:
     def getParameterNode(self) -> Any:
         if self.isSingletonParameterNode:
             node = slicer.mrmlScene.GetSingletonNode(self.moduleName, "vtkMRMLScriptedModuleNode")
-            if node is not None:
+            if node is not None:  # a scene close resets singletons, attributes included: as Slicer, restore it
+                if node.GetAttribute("ModuleName") != self.moduleName:
+                    node.SetAttribute("ModuleName", self.moduleName)
                 return node
         return slicer.mrmlScene.AddNode(self.createParameterNode())
 
@@ -186,6 +189,7 @@ class _Field:
 
     def __init__(self, name: str, annotation: Any, default: Any) -> None:
         self.name = name
+        self.annotation = annotation  # as written, for choosing a GUI connector
         extras: tuple[Any, ...] = ()
         if typing.get_origin(annotation) is typing.Annotated:
             annotation, *rest = typing.get_args(annotation)
@@ -254,6 +258,9 @@ class _Field:
         return node.GetNodeReferenceID(self.name) is not None if self.is_node else node.HasParameter(self.name)
 
 
+GUI_BINDER: Any = None  # set by Testing/qt_harness: binds widgets as Slicer's connectors do
+
+
 def parameterNodeWrapper(cls: type) -> type:
     """Turn the annotated attributes of ``cls`` into properties stored in a vtkMRMLScriptedModuleNode."""
     module_globals = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else None
@@ -279,8 +286,8 @@ def parameterNodeWrapper(cls: type) -> type:
     cls._fields = fields
     cls.allParameters = property(lambda self: {n: getattr(self, n) for n in fields})
     cls.default = classmethod(lambda c, name: fields[name].default)
-    cls.connectGui = lambda self, gui: object()
-    cls.disconnectGui = lambda self, tag: None
+    cls.connectGui = lambda self, gui: GUI_BINDER.connect(self, gui) if GUI_BINDER else object()
+    cls.disconnectGui = lambda self, tag: GUI_BINDER.disconnect(self, tag) if GUI_BINDER else None
     for method in ("StartModify", "EndModify", "AddObserver", "RemoveObserver", "GetID"):
         setattr(cls, method, (lambda m: lambda self, *a: getattr(self.parameterNode, m)(*a))(method))
     return cls
