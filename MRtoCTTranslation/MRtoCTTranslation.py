@@ -117,10 +117,11 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
     HAND_SYNCED = {"modelComboBox": "model", "targetComboBox": "target",
                    "segmentationMethodComboBox": "segmentation_method"}
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, logic=None) -> None:
+        """``logic``: the Logic to drive (tests inject one); by default the module's own."""
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = None
+        self.logic = logic
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._job = None
@@ -137,7 +138,7 @@ class MRtoCTTranslationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
-        self.logic = MRtoCTTranslationLogic()
+        self.logic = self.logic or MRtoCTTranslationLogic()
         self._timer = qt.QTimer()
         self._timer.setInterval(self.POLL_MS)
         self._timer.connect("timeout()", self._poll)

@@ -89,10 +89,11 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         ("body", 0), ("body", 1), ("body", 2), ("spinous", 0), ("spinous", 1), ("spinous", 2),
     )
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, logic=None) -> None:
+        """``logic``: the Logic to drive (tests inject one); by default the module's own."""
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self.logic = None
+        self.logic = logic
         self._parameterNode = None
         self._parameterNodeGuiTag = None
 
@@ -103,7 +104,7 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
 
-        self.logic = SpineLandmarkRegistrationLogic()
+        self.logic = self.logic or SpineLandmarkRegistrationLogic()
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -117,6 +118,7 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         self.ui.autoUpdateCheckBox.connect("toggled(bool)", self.onAutoUpdateToggled)
         self.ui.previewCheckBox.connect("toggled(bool)", self.onPreviewToggled)
         self.ui.fadeSlider.connect("valueChanged(double)", self.onFadeChanged)
+        self.ui.checkerboardCheckBox.connect("toggled(bool)", self.onCheckerboardToggled)
         self.ui.hardenButton.connect("clicked(bool)", self.onHardenCopy)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
         self.ui.statusTableWidget.setColumnCount(len(self.STATUS_COLUMNS))
@@ -130,6 +132,7 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
 
     def cleanup(self) -> None:
         self.logic.stopLiveRegistration()
+        self.logic.stopCheckerboard()
         self.removeObservers()
 
     def enter(self) -> None:
@@ -165,6 +168,9 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         live = self.logic.liveRegistration
         if p and live is not None and live.mode != p.transformType.value:
             live.set_mode(p.transformType.value)
+        board = self.logic.checkerboard
+        if p and board is not None and p.outputTransform is not None and board.transform is not p.outputTransform:
+            board.set_transform(p.outputTransform)
         self._checkCanApply()
 
     def _checkCanApply(self) -> None:
@@ -284,6 +290,19 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
             slicer.util.setSliceViewerLayers(background=p.fixedVolume, foreground=p.movingVolume,
                                              foregroundOpacity=value)
 
+    def onCheckerboardToggled(self, on: bool) -> None:
+        """Fixed and registered moving volumes in alternating squares (off: the fade view again)."""
+        with slicer.util.tryWithErrorDisplay(_("Failed to show the checkerboard."), waitCursor=True):
+            p = self._parameterNode
+            if not on:
+                self.logic.stopCheckerboard()
+                if p.fixedVolume and p.movingVolume:
+                    slicer.util.setSliceViewerLayers(background=p.fixedVolume, foreground=p.movingVolume,
+                                                     foregroundOpacity=self.ui.fadeSlider.value)
+                return
+            node = self.logic.startCheckerboard(p.fixedVolume, p.movingVolume, p.outputTransform)
+            slicer.util.setSliceViewerLayers(background=node, foregroundOpacity=0.0, fit=True)
+
     def onHardenCopy(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to harden a copy."), waitCursor=True):
             p = self._parameterNode
@@ -327,6 +346,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
         self.liveRegistration = None
+        self.checkerboard = None
         self.lastRegistration = None
         self.lastTransformNode = None
         self.residualTableNode = None
@@ -438,6 +458,22 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
             live.remove_preview()
         else:
             movingVolume.SetAndObserveTransformNodeID(transformNode.GetID() if (on and transformNode) else None)
+
+    def startCheckerboard(self, fixedVolume, movingVolume, transformNode, squares: int = 8):
+        """A new volume on the fixed grid: fixed and moving (through ``transformNode``) in alternating
+        squares, each scaled 0..1000 by its 1st..99th percentile; it follows every change of the
+        transform until :meth:`stopCheckerboard`. The inputs are only read."""
+        from SpineLandmarkRegistrationLib.mrml.checkerboard_node import CheckerboardPreview
+
+        self.stopCheckerboard()
+        self.checkerboard = CheckerboardPreview(slicer.mrmlScene, fixedVolume, movingVolume, transformNode, squares)
+        return self.checkerboard.node
+
+    def stopCheckerboard(self) -> None:
+        """Remove the checkerboard volume, if any."""
+        if self.checkerboard is not None:
+            self.checkerboard.stop()
+            self.checkerboard = None
 
     def hardenCopy(self, movingVolume, transformNode, name: str = None):
         """A new volume with ``transformNode`` hardened into a copy of ``movingVolume`` (left unchanged)."""

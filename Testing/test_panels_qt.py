@@ -71,9 +71,11 @@ def test_translation_panel_binds_its_settings_and_syncs_models_and_targets(panel
     from MRtoCTTranslationLib.precision import PRECISIONS
 
     _, mods = panels
-    widget = mods["MRtoCTTranslation"].MRtoCTTranslationWidget()
+    module = mods["MRtoCTTranslation"]
+    widget = module.MRtoCTTranslationWidget()
     widget.setup()
     ui, p = widget.ui, widget._parameterNode
+    assert type(widget.logic) is module.MRtoCTTranslationLogic
     # bound widgets, as Slicer's connectors bind them
     assert _items(ui.precisionComboBox) == list(PRECISIONS) and _items(ui.deviceComboBox) == ["auto", "cpu", "cuda"]
     ui.precisionComboBox.setCurrentIndex(PRECISIONS.index("fp32"))
@@ -103,7 +105,15 @@ def test_translation_panel_binds_its_settings_and_syncs_models_and_targets(panel
 
 def test_apply_runs_in_a_child_process_and_adds_the_results(panels, mrml_scene, case_dir):
     app, mods = panels
-    widget = mods["MRtoCTTranslation"].MRtoCTTranslationWidget()
+    module = mods["MRtoCTTranslation"]
+    started: list[Any] = []
+
+    class RecordingLogic(module.MRtoCTTranslationLogic):  # injected: the widget drives the Logic it is given
+        def processParameterNode(self, p, waitForCompletion=True, progress=None):
+            started.append(p.model)
+            return super().processParameterNode(p, waitForCompletion, progress)
+
+    widget = module.MRtoCTTranslationWidget(logic=RecordingLogic())
     widget.setup()
     ui, p = widget.ui, widget._parameterNode
     assert p.inputVolume is None and not ui.applyButton.enabled
@@ -115,6 +125,7 @@ def test_apply_runs_in_a_child_process_and_adds_the_results(panels, mrml_scene, 
     ui.segmentCheckBox.checked = False
     ui.applyButton.click()
     assert ui.applyButton.text == "Cancel" and widget._job is not None and widget._job.pid != os.getpid()
+    assert started == ["ddim3d-default"]
     statuses: list[str] = []
     _pump(app, lambda: ui.applyButton.text == "Apply", seen=statuses, watch=lambda: ui.statusLabel.text)
     assert any(s.startswith("translate...") for s in statuses), statuses
@@ -184,5 +195,21 @@ def test_registration_panel_creates_places_locks_and_shows_the_live_transform(pa
     assert p.transformType.value == "piecewise"
     _pump(app, lambda: p.outputTransform is not None and p.outputTransform.IsA("vtkMRMLGridTransformNode"), 60)
     assert ui.outputTransformSelector.currentNode() is p.outputTransform
+
+    # checkerboard beside the fade: shown in the slice views, following the transform the panel uses
+    composite = mrml_scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
+    ui.fixedVolumeSelector.setCurrentNode(nodes["mr_t2w"])
+    ui.checkerboardCheckBox.checked = True
+    board = widget.logic.checkerboard
+    assert board is not None and board.transform is p.outputTransform
+    assert composite.GetBackgroundVolumeID() == board.node.GetID()
+    ui.transformTypeComboBox.setCurrentIndex(0)  # back to rigid: a linear node again, and the board follows it
+    _pump(app, lambda: p.outputTransform.IsA("vtkMRMLLinearTransformNode"), 60)
+    assert board.transform is p.outputTransform
+    board_node = board.node
+    ui.checkerboardCheckBox.checked = False
+    assert widget.logic.checkerboard is None and not mrml_scene.IsNodePresent(board_node)
+    assert composite.GetBackgroundVolumeID() == nodes["mr_t2w"].GetID()
+    assert composite.GetForegroundVolumeID() == nodes["ct"].GetID()
     ui.autoUpdateCheckBox.checked = False
     widget.cleanup()

@@ -307,3 +307,58 @@ def test_logic_console_api(slicer_standin, mrml_scene, cases, tmp_path):
         rows = list(csv.DictReader(fh))
     assert [r["subject"] for r in rows] == ["sub-x", "sub-y"]
     assert rows[0]["ct_mrworld"] and rows[0]["mr_seg"]
+
+
+def test_checkerboard_core_alternates_squares_exactly():
+    from SpineLandmarkRegistrationLib.checkerboard import checkerboard, normalised, square_size
+
+    a, b = np.zeros((2, 4, 4)), np.ones((2, 4, 4))
+    board = checkerboard(a, b, (1, 2, 2))
+    expected_k0 = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]])
+    np.testing.assert_array_equal(board[0], expected_k0)
+    np.testing.assert_array_equal(board[1], 1 - expected_k0)  # the next slice starts with the other image
+    assert square_size((10, 64, 64), 8) == (8, 8, 8) and square_size((3, 100, 7), 4) == (3, 25, 7)
+    np.testing.assert_allclose(normalised(np.arange(101.0), low=10, high=90)[[0, 10, 50, 90, 100]],
+                               [0, 0, 0.5, 1, 1])
+    with pytest.raises(ValueError, match="differ in shape"):
+        checkerboard(a, np.ones((2, 4, 3)), (1, 2, 2))
+
+
+def test_checkerboard_preview_follows_the_transform_and_leaves_inputs_alone(slicer_standin, mrml_scene, cases):
+    import slicer.util
+
+    from SpineLandmarkRegistrationLib.checkerboard import normalised, square_size
+
+    logic = importlib.import_module("SpineLandmarkRegistration").SpineLandmarkRegistrationLogic()
+    nodes = load_case_nodes(mrml_scene, cases["rigid"])
+    fixed, moving = nodes["mr_t2w"], nodes["ct"]
+    transform, _ = logic.register(nodes["mr_landmarks"], nodes["ct_landmarks"], "rigid")
+    before = slicer.util.arrayFromVolume(moving).copy(), moving.GetTransformNodeID()
+    board_node = logic.startCheckerboard(fixed, moving, transform, squares=4)
+    assert board_node.GetImageData().GetDimensions() == fixed.GetImageData().GetDimensions()
+    np.testing.assert_allclose(_ijk(board_node), _ijk(fixed), atol=1e-12)
+    board = slicer.util.arrayFromVolume(board_node).copy()
+    fixed_values = normalised(slicer.util.arrayFromVolume(fixed)) * 1000
+    size = square_size(board.shape, 4)
+    even = (sum(np.indices(board.shape)[a] // size[a] for a in range(3)) % 2) == 0
+    np.testing.assert_allclose(board[even], fixed_values[even], atol=1e-3)  # fixed in the even squares
+    assert np.abs(board[~even] - fixed_values[~even]).mean() > 10  # the CT in the others
+
+    m = vtk.vtkMatrix4x4()
+    transform.GetMatrixTransformToParent(m)
+    m.SetElement(0, 3, m.GetElement(0, 3) + 12.0)  # the annotator moves the transform: the board follows
+    transform.SetMatrixTransformToParent(m)
+    moved = slicer.util.arrayFromVolume(board_node)
+    np.testing.assert_allclose(moved[even], board[even], atol=1e-3)
+    assert np.abs(moved[~even] - board[~even]).max() > 100
+
+    logic.stopCheckerboard()
+    assert not mrml_scene.IsNodePresent(board_node) and logic.checkerboard is None
+    np.testing.assert_array_equal(slicer.util.arrayFromVolume(moving), before[0])
+    assert moving.GetTransformNodeID() == before[1]
+
+
+def _ijk(node: Any) -> np.ndarray:
+    m = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(m)
+    return np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
