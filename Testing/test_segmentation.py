@@ -259,3 +259,58 @@ def test_cli_segment_bad_input_exits_2_with_one_line(case, tmp_path, capsys, mon
     assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
     assert err.startswith("mrtoct segment: error:")
     assert not (tmp_path / "seg.nii.gz").exists() and _sha(case["ct_mrworld"]) == before
+
+
+def test_terminology_codes_follow_dicom_cid_7603():
+    from SpineCoreLib.segmentation.terminology import CID_7603, level_code, terminology_entry
+
+    assert len(CID_7603) == 24 and len(set(CID_7603.values())) == 24  # C1-L5, each its own code
+    assert level_code("L3") == ("SCT", "36470004", "L3 vertebra") and level_code("S1") == ("SCT", "54735007", "Sacrum")
+    assert level_code("T13") == ("SCT", "51282000", "Vertebra")  # a variant level CID 7603 lacks
+    assert terminology_entry("L3") == ("Segmentation category and type - DICOM master list~SCT^123037004^Anatomical "
+                                       "Structure~SCT^36470004^L3 vertebra~^^~Anatomic codes - DICOM master list~^^~^^")
+
+
+def test_cli_segment_writes_a_slicer_segmentation_that_mrml_reads_back(case, tmp_path, capsys, mrml_scene):
+    """``--output SEG.seg.nrrd``: real MRML's segmentation reader finds one segment per vertebra with its
+    name, colour, label value and standard code, on the input's grid, and the same voxels as a label map."""
+    import slicer
+
+    from SpineCoreLib.segmentation.table import segment_table
+
+    seg_path, nii_path = tmp_path / "vertebrae.seg.nrrd", tmp_path / "vertebrae.nii.gz"
+    for out in (seg_path, nii_path):
+        assert main(["segment", "--input", str(case["ct_mrworld"]), "--output", str(out),
+                     "--landmarks", str(case["mr_landmarks"])]) == 0
+    storage = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    node = mrml_scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage.SetFileName(str(seg_path))
+    assert storage.ReadData(node)
+    segmentation, table = node.GetSegmentation(), segment_table()
+    segments = [segmentation.GetNthSegment(i) for i in range(segmentation.GetNumberOfSegments())]
+    assert [s.GetName() for s in segments] == ["L2", "L3", "L4"]
+    for s in segments:
+        level, colour = table[LEVEL_IDS[s.GetName()]]
+        assert s.GetLabelValue() == LEVEL_IDS[level] and np.allclose(s.GetColor(), colour, atol=1e-4)
+        assert f"~SCT^{dict(L2='14293000', L3='36470004', L4='11994002')[level]}^{level} vertebra~" in s.GetTerminology()
+    labelmap = mrml_scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    assert slicer.vtkSlicerSegmentationsModuleLogic.ExportAllSegmentsToLabelmapNode(node, labelmap)
+    reference = sitk.ReadImage(str(nii_path))
+    from SpineCoreLib.mrml.volumes import sitk_image_from_volume_node
+
+    exported = sitk_image_from_volume_node(labelmap)
+    resampled = sitk.GetArrayFromImage(sitk.Resample(exported, reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0))
+    as_ids = np.array([0] + [LEVEL_IDS[s.GetName()] for s in segments])[resampled]  # export numbers segments 1..n
+    np.testing.assert_array_equal(as_ids, sitk.GetArrayFromImage(reference))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vertebrae.nii.gz", "vertebrae.seg.nrrd"]
+
+
+def test_translation_segments_carry_their_terminology(mrml_scene, case):
+    from MRtoCTTranslationLib.mrml.result_nodes import add_segmentation_from_labels
+    from SpineCoreLib.segmentation.table import segment_table
+
+    node = add_segmentation_from_labels(mrml_scene, sitk.ReadImage(str(case["ct_mrworld_seg"])), segment_table(), "v")
+    seg = node.GetSegmentation()
+    entries = {seg.GetNthSegment(i).GetName(): seg.GetNthSegment(i).GetTerminology()
+               for i in range(seg.GetNumberOfSegments())}
+    assert "SCT^36470004^L3 vertebra" in entries["L3"] and "SCT^66794005^L1 vertebra" not in entries["L3"]

@@ -13,7 +13,9 @@ from .outputs import check_outputs
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="label the vertebrae of a CT or synthetic CT (VerSe IDs)")
     p.add_argument("--input", required=True, help="CT or synthetic CT in HU (NIfTI, NRRD, MHA, ...)")
-    p.add_argument("--output", required=True, help="label image on the input's grid (UInt16 VerSe IDs)")
+    p.add_argument("--output", required=True,
+                   help="on the input's grid: SEG.seg.nrrd, a 3D Slicer segmentation (one named, coloured segment "
+                        "per vertebra with its standard code), or a label image such as .nii.gz (VerSe IDs)")
     p.add_argument("--method", default="builtin",
                    help="builtin (default, no weights), totalsegmentator, or the folder of a MONAI bundle")
     p.add_argument("--landmarks", default=None,
@@ -63,9 +65,9 @@ def _check_method(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
-    from SpineCoreLib.atomic_io import write_image
     from SpineCoreLib.evaluation.dice import vertebra_levels
     from SpineCoreLib.segmentation import SegmentationError, segment_vertebrae
+    from SpineCoreLib.segmentation.seg_nrrd import write_labels
 
     _check(args)
     image = read_image(args.input, "--input")
@@ -75,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
                                    device=args.device)
     except SegmentationError as exc:
         raise CLIError(str(exc)) from exc
-    write_image(labels, args.output)
+    if not sitk.GetArrayViewFromImage(labels).any():
+        raise CLIError(f"no vertebra was found in {args.input}: nothing was written (is it a CT in HU?)")
+    write_labels(labels, args.output)
     found = vertebra_levels(sitk.GetArrayFromImage(labels))
     print(f"{len(found)} vertebrae ({', '.join(found) or 'none'}) written to {args.output}")
     return 0

@@ -15,7 +15,9 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
+from SpineCoreLib.levels import ID_LEVELS
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image
+from SpineCoreLib.segmentation.terminology import terminology_entry
 
 # CT window/level for bone and soft tissue together (W 1800 HU, L 400 HU)
 CT_WINDOW, CT_LEVEL = 1800.0, 400.0
@@ -59,6 +61,8 @@ def add_segmentation_from_labels(scene: Any, labels: sitk.Image, segments: Mappi
         seg_name, colour = segments.get(value, (f"label {value}", (0.9, 0.9, 0.2)))
         segment.SetName(seg_name)
         segment.SetColor(*[float(c) for c in colour[:3]])
+        if value in ID_LEVELS:  # the standard code of the vertebra, as Slicer's terminology selector stores it
+            segment.SetTag(slicer.vtkSegment.GetTerminologyEntryTagName(), terminology_entry(ID_LEVELS[value]))
     display = node.GetDisplayNode()
     if display is not None:  # outlines over the MR, as the module shows them
         display.SetVisibility2DFill(False)
