@@ -31,6 +31,9 @@ CHILD = textwrap.dedent('''
 
     HeadlessSlicer().install()
     slicer_standin.install()
+    from qt_harness.install import install as install_qt
+
+    install_qt()  # real Qt widgets: the panels are built as in Slicer
     import SpineCore, SpineLandmarkRegistration, MRtoCTTranslation
 
     logic = MRtoCTTranslation.MRtoCTTranslationLogic()
@@ -45,6 +48,14 @@ CHILD = textwrap.dedent('''
         "registration": SpineLandmarkRegistration.SpineLandmarkRegistrationLogic().getParameterNode().levelRange,
         "loaded": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
     }
+    panels = {}
+    for module in (SpineLandmarkRegistration, MRtoCTTranslation):
+        widget = getattr(module, module.__name__ + "Widget")()
+        widget.setup()
+        panels[module.__name__] = widget.ui.applyButton.text
+    out["panels"] = panels
+    out["model_combo"] = [widget.ui.modelComboBox.itemText(i) for i in range(widget.ui.modelComboBox.count)]
+    out["loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
     print(json.dumps(out))
 ''')
 
@@ -57,9 +68,11 @@ def _run_bare(blocked: tuple[str, ...]) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def test_modules_load_and_panels_find_their_models_without_torch():
+def test_modules_load_and_both_panels_build_without_torch():
     out = _run_bare(NOT_IN_SLICER)
     assert out["loaded"] == []
+    assert out["panels"] == {"SpineLandmarkRegistration": "Apply", "MRtoCTTranslation": "Apply"}
+    assert "ddim3d-default" in out["model_combo"]
     assert {"ddim3d-default", "latent3d-multitarget", "pix2pix3d-baseline"} <= set(out["models"])
     assert "Held-out t2w: MAE" in out["description"] and "Default steps: 2" in out["description"]
     assert out["targets"] == ["CT", "T1w", "T2w", "PDw", "STIR"]

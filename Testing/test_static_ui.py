@@ -185,3 +185,15 @@ def test_extension_urls_point_at_files_in_the_repository() -> None:
     for url in urls:
         path = url.split("/SlicerSpineMRtoCT/main/", 1)[1]
         assert (REPO / path).is_file(), url
+
+
+def test_no_scene_collection_is_left_unreleased() -> None:
+    """``vtkMRMLScene.GetNodesByClass`` hands back a collection its caller must release (Slicer's own
+    ``slicer.util.getNodesByClass`` calls ``UnRegister``); the modules walk nodes with
+    ``GetNthNodeByClass`` instead."""
+    sources = [p for name in ALL_MODULES for p in (REPO / name).rglob("*.py")]
+    sources += list((REPO / "Testing" / "headless").rglob("*.py"))
+    offenders = [f"{p.relative_to(REPO)}:{i}" for p in sources
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"\.GetNodesByClass\(", line) and "UnRegister" not in line]
+    assert offenders == []

@@ -103,6 +103,7 @@ def set_slice_viewer_layers(background: Any = None, foreground: Any = None, labe
 
 
 _saved: dict[str, Any] = {}
+_app: list[QtWidgets.QApplication] = []  # held here: a QApplication nobody references is destroyed
 
 
 def install() -> QtWidgets.QApplication:
@@ -112,6 +113,7 @@ def install() -> QtWidgets.QApplication:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["SpineMRtoCT-tests"])
+    _app[:] = [app]
     slicer_standin.install()
     if not _saved:
         _saved.update(qt=sys.modules.get("qt"), widget=slicer.ScriptedLoadableModule.ScriptedLoadableModuleWidget,
