@@ -32,8 +32,8 @@ def test_writes_cases_manifest_and_figure(tmp_path):
     [
         (["--levels", "L9-L10"], "unknown vertebral level"),
         (["--levels", "L5-L1"], "cranial first"),
-        (["--ct-spacing", "0"], "--ct-spacing must be positive"),
-        (["--ct-spacing", "-2"], "--ct-spacing must be positive"),
+        (["--ct-spacing", "0"], "--ct-spacing must be between 0.1 and 10 mm"),
+        (["--ct-spacing", "-2"], "--ct-spacing must be between 0.1 and 10 mm"),
         (["--mr-spacing", "1,0,3"], "--mr-spacing"),
         (["--mr-spacing", "1,3"], "--mr-spacing"),
         (["--cases", "0"], "--cases must be at least 1"),

@@ -140,6 +140,59 @@ def test_two_process_ddp_on_gloo(cohort, tmp_path):
     load_model(tmp_path / "run" / "model", "cpu")
 
 
+def test_two_process_pix2pix_trains_one_discriminator(cohort, tmp_path):
+    """Under torchrun both the generator and the discriminator are DDP-wrapped: at the end the trainer
+    checks that every network's weights agree across the processes (it refuses a run where they differ)."""
+    cfg = _config(tmp_path, cohort, steps=3, val_every=0, network={**TINY, "kind": "pix2pix"})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29519",
+           "-m", "mrtoct.main", "train", "--config", str(cfg)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert _card(tmp_path / "run")["training"]["world_size"] == 2
+
+
+def test_replica_check_refuses_weights_that_differ(tmp_path):
+    """The check itself, on two gloo processes whose discriminators were made to differ."""
+    script = tmp_path / "replicas.py"
+    script.write_text(
+        "import os, torch, torch.distributed as dist\n"
+        "from MRtoCTTranslationLib.training.trainer import check_replicas_in_sync\n"
+        "dist.init_process_group('gloo')\n"
+        "torch.manual_seed(0)\n"
+        "net, disc = torch.nn.Linear(3, 2), torch.nn.Linear(3, 1)\n"
+        "with torch.no_grad():\n"
+        "    disc.weight.add_(float(dist.get_rank()))\n"
+        "try:\n"
+        "    check_replicas_in_sync({'net': net, 'disc': disc})\n"
+        "    print('in sync')\n"
+        "except RuntimeError as exc:\n"
+        "    print('refused:', exc)\n"
+        "dist.destroy_process_group()\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29521",
+           str(script)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("refused: the disc weights differ between the 2 processes") == 2, r.stdout
+
+
+def test_yaml_numbers_written_with_an_exponent_are_numbers(cohort, tmp_path):
+    """PyYAML (YAML 1.1) reads ``lr: 2e-4`` as a string; the config takes it as the number it is, and names
+    the key, the type and the value of anything else."""
+    from MRtoCTTranslationLib.training.config import TrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"manifest: {cohort}\nlr: 2e-4\nsteps: 10\n")
+    assert yaml.safe_load(path.read_text())["lr"] == "2e-4"
+    assert TrainConfig.from_yaml(path).lr == 2e-4
+    path.write_text(f"manifest: {cohort}\nlr: fast\n")
+    with pytest.raises(ValueError, match="lr: must be a finite number, got str 'fast'"):
+        TrainConfig.from_yaml(path)
+    path.write_text(f"manifest: {cohort}\nsteps: 2.5\n")
+    with pytest.raises(ValueError, match="steps: must be a whole number, got float 2.5"):
+        TrainConfig.from_yaml(path)
+
+
 def test_bad_configs_are_refused(cohort, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"manifest": str(cohort), "learning_rate": 1}))

@@ -40,6 +40,8 @@ class TranslationOptions:
         if self.steps is not None and not (isinstance(self.steps, int) and 1 <= self.steps <= MAX_STEPS):
             raise ValueError(f"steps must be a whole number from 1 to {MAX_STEPS} (or None for the model's "
                              f"default), got {self.steps!r}")
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed < 2**32):
+            raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, got {self.seed!r}")
         if not 0.0 <= float(self.eta) <= 1.0:
             raise ValueError(f"eta must be between 0 and 1, got {self.eta}")
         if not (isinstance(self.samples, int) and 1 <= self.samples <= MAX_SAMPLES):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from MRtoCTTranslationLib.options import TranslationOptions
+from SpineCoreLib.atomic_io import write_json
+from SpineCoreLib.validation import output_path
 
 from .bench import BUDGET_S, PARTS
-from .errors import CLIError, validated
+from .errors import CLIError, check_model, validated
 from .precision_option import add_precision_option
 
 
@@ -29,11 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
     validated(TranslationOptions(steps=args.steps, precision=args.precision))
-    if not args.budget_minutes > 0:
-        raise CLIError("--budget-minutes must be positive")
+    if not 0 < args.budget_minutes <= 24 * 60:  # also refuses NaN
+        raise CLIError(f"--budget-minutes must be between 0 and {24 * 60} minutes, got {args.budget_minutes}")
+    if args.json:
+        output_path(args.json, "--json")
+    check_model(args.model)
     res = run_bench(args.model, args.steps, parts=tuple(args.parts), precision=args.precision,
                     budget_s=60 * args.budget_minutes)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(args.json, res)
     return 0

@@ -6,8 +6,9 @@ import argparse
 import json
 
 from MRtoCTTranslationLib.options import TranslationOptions
+from SpineCoreLib.validation import output_folder
 
-from .errors import CLIError, validated
+from .errors import CLIError, check_model, validated
 from .precision_option import add_precision_option, resolve_precision
 
 
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     validated(TranslationOptions(steps=args.steps, precision=args.precision))
+    output_folder(args.out, "--out")
+    check_model(args.model)
     precision = resolve_precision(args, resolve_device("auto"))
     bar = tqdm(total=args.steps, desc="demo: translating", unit="step")
 

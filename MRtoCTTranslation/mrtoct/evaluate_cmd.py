@@ -64,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     levels = _levels(args.levels)
     check_outputs({"--json": args.json, "--csv": args.csv, "--figure": args.figure},
                   [args.pred, args.ref, args.pred_seg, args.ref_seg])
-    pred, ref = read_image(args.pred, "--pred"), read_image(args.ref, "--ref")
-    pred_seg = read_image(args.pred_seg, "--pred-seg") if args.pred_seg else None
-    ref_seg = read_image(args.ref_seg, "--ref-seg") if args.ref_seg else None
+    pred, ref = read_image(args.pred, "--pred", "ct"), read_image(args.ref, "--ref", "ct")
+    pred_seg = read_image(args.pred_seg, "--pred-seg", "labels") if args.pred_seg else None
+    ref_seg = read_image(args.ref_seg, "--ref-seg", "labels") if args.ref_seg else None
     try:
         result = evaluate(pred, ref, pred_seg, ref_seg, levels)
     except (ValueError, RuntimeError) as exc:

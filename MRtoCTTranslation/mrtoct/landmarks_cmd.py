@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from SpineCoreLib.validation import output_path
+
 from .errors import CLIError
 from .inputs import read_image
 
@@ -51,15 +53,11 @@ def run(args: argparse.Namespace) -> int:
             levels = parse_level_range(args.levels)
         except ValueError as exc:
             raise CLIError(f"--levels: {exc}") from exc
-    out = Path(args.out)
+    out = output_path(args.out, "--out", [args.labels, args.subregions])
     if not out.name.lower().endswith(".json"):
         raise CLIError(f"--out must name a markups file ending in .mrk.json (got {out.name!r})")
-    if out.is_dir():
-        raise CLIError(f"--out {out} is a folder: give a file name ending in .mrk.json")
     if out.exists() and not args.overwrite:
         raise CLIError(f"--out {out} exists: choose another file or add --overwrite")
-    if not out.parent.is_dir():
-        raise CLIError(f"--out: folder {out.parent} does not exist: create it first")
 
     labels = _read_label_image(args.labels, "--labels")
     subregions = _read_label_image(args.subregions, "--subregions") if args.subregions else None

@@ -1,20 +1,13 @@
-"""Checks on the command line's output paths: their folder exists and no input is overwritten."""
+"""Checks on the command line's output paths, through the shared validation layer."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .errors import CLIError
+from SpineCoreLib.validation import distinct_outputs, output_path
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: list[str | None]) -> None:
-    """CLIError when an output's folder is missing or an output would replace one of ``inputs``."""
-    ins = {Path(p).resolve() for p in inputs if p}
+    """InputError when an output cannot be written, is a folder, equals an input or another output."""
     for flag, path in outputs.items():
-        if not path:
-            continue
-        p = Path(path)
-        if not p.parent.exists():
-            raise CLIError(f"{flag}: folder {p.parent} does not exist")
-        if p.resolve() in ins:
-            raise CLIError(f"{flag} {p} would overwrite an input: choose another file")
+        if path:
+            output_path(path, flag, inputs)
+    distinct_outputs(outputs)

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from SpineCoreLib.phantom import PhantomOptions, generate_cohort
+from SpineCoreLib.phantom.case import estimate_case_bytes
 from SpineCoreLib.phantom.figure import montage
+from SpineCoreLib.validation import check_memory, output_path
 
 from .errors import CLIError
 
@@ -42,14 +44,14 @@ def parse_options(args: argparse.Namespace) -> PhantomOptions:
         levels = parse_level_range(args.levels)
     except ValueError as exc:
         raise CLIError(f"--levels: {exc}") from exc
-    if not args.ct_spacing > 0:
-        raise CLIError(f"--ct-spacing must be positive (got {args.ct_spacing})")
+    if not 0.1 <= args.ct_spacing <= 10:  # also refuses NaN
+        raise CLIError(f"--ct-spacing must be between 0.1 and 10 mm (got {args.ct_spacing})")
     try:
         mr = tuple(float(v) for v in args.mr_spacing.split(","))
     except ValueError as exc:
         raise CLIError(f"--mr-spacing must be three numbers like 1,1,3 (got {args.mr_spacing!r})") from exc
-    if len(mr) != 3 or not all(v > 0 for v in mr):
-        raise CLIError(f"--mr-spacing must be three positive numbers like 1,1,3 (got {args.mr_spacing!r})")
+    if len(mr) != 3 or not all(0.1 <= v <= 10 for v in mr):
+        raise CLIError(f"--mr-spacing must be three numbers between 0.1 and 10 mm like 1,1,3 (got {args.mr_spacing!r})")
     extra = tuple(c.strip().lower() for c in args.extra_contrasts.split(",") if c.strip())
     unknown = [c for c in extra if c not in SEQUENCES or c in ("t1w", "t2w")]
     if unknown:
@@ -61,8 +63,13 @@ def parse_options(args: argparse.Namespace) -> PhantomOptions:
         raise CLIError(f"--out {out} is not empty: choose an empty folder or add --overwrite")
     if args.figure and not str(args.figure).lower().endswith(".png"):
         raise CLIError(f"--figure must name a .png file (got {args.figure!r})")
-    return PhantomOptions(levels=levels, ct_spacing=args.ct_spacing, mr_spacing=mr,
+    if args.figure:
+        output_path(args.figure, "--figure")
+    opts = PhantomOptions(levels=levels, ct_spacing=args.ct_spacing, mr_spacing=mr,
                           curvature_change=not args.no_curvature_change, extra_contrasts=extra)
+    check_memory(estimate_case_bytes(opts), "--ct-spacing/--mr-spacing", "one case at these spacings",
+                 "choose coarser spacings")
+    return opts
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import SimpleITK as sitk
 
 from .errors import CLIError
 from .inputs import read_image
+from .outputs import check_outputs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,26 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _read_landmarks(path: str, role: str):
-    from SpineCoreLib.markups_io import (
-        MarkupsFormatError,
-        parse_landmarks_csv,
-        read_markups_json,
-    )
+    from SpineCoreLib.validation import markups_file
 
-    p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"--{role}-landmarks {p} does not exist")
-    try:
-        if p.suffix.lower() == ".csv":
-            return parse_landmarks_csv(p.read_text(encoding="utf-8"), source=str(p))
-        return read_markups_json(p)
-    except MarkupsFormatError as exc:
-        raise CLIError(str(exc)) from exc
-
-
-def _check_output(path: str | None, flag: str) -> None:
-    if path and not Path(path).parent.exists():
-        raise CLIError(f"{flag}: folder {Path(path).parent} does not exist")
+    return markups_file(path, f"--{role}-landmarks")
 
 
 def run_pair(args: argparse.Namespace) -> int:
@@ -78,14 +65,17 @@ def run_pair(args: argparse.Namespace) -> int:
         raise CLIError("--moving needs --output-moving, and --moving-labels needs --output-labels")
     if (args.moving or args.moving_labels) and not args.fixed:
         raise CLIError("resampling needs --fixed, the image whose grid to resample onto")
-    for path, flag in ((args.output_transform, "--output-transform"), (args.report, "--report"),
-                       (args.output_moving, "--output-moving"), (args.output_labels, "--output-labels")):
-        _check_output(path, flag)
+    check_outputs({"--output-transform": args.output_transform, "--report": args.report,
+                   "--output-moving": args.output_moving, "--output-labels": args.output_labels},
+                  [args.fixed_landmarks, args.moving_landmarks, args.fixed, args.moving, args.moving_labels])
+    if not args.output_transform.lower().endswith((".tfm", ".txt", ".h5", ".hdf5", ".mat")):
+        raise CLIError(f"--output-transform {args.output_transform}: an ITK transform file ends in .tfm, .txt, .h5, "
+                       ".hdf5 or .mat")
     fixed_lm = _read_landmarks(args.fixed_landmarks, "fixed")
     moving_lm = _read_landmarks(args.moving_landmarks, "moving")
     fixed = read_image(args.fixed, "--fixed") if args.fixed else None
     moving = read_image(args.moving, "--moving") if args.moving else None
-    labels = read_image(args.moving_labels, "--moving-labels") if args.moving_labels else None
+    labels = read_image(args.moving_labels, "--moving-labels", "labels") if args.moving_labels else None
     try:
         reg = register(fixed_lm, moving_lm, args.mode)
     except ValueError as exc:
@@ -118,31 +108,67 @@ def run_pair(args: argparse.Namespace) -> int:
 
 
 def run_manifest(args: argparse.Namespace) -> int:
+    from SpineCoreLib.manifest import write_manifest
+    from SpineCoreLib.validation import output_folder
+
+    if not args.out:
+        raise CLIError("--manifest needs --out, the folder for the registered pairs")
+    if args.spacing is not None and not 0.1 <= args.spacing <= 10:  # also refuses NaN
+        raise CLIError(f"--spacing must be between 0.1 and 10 mm (got {args.spacing})")
+    out = output_folder(args.out, "--out")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise CLIError(f"--out {out} is not empty: choose an empty folder or add --overwrite")
+    rows = _checked_rows(args.manifest)
+    staging = Path(tempfile.mkdtemp(prefix=".register-", dir=out.parent))  # moved into --out once all succeeded
+    try:
+        results = _register_rows(rows, args, staging)
+        out.mkdir(exist_ok=True)
+        for r in results:
+            target = out / r["subject"]
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging / r["subject"], target)
+        rows_out = [{k: v.replace(str(staging), str(out)) for k, v in r.items()} for r in results]
+        manifest = write_manifest(out / "manifest.csv", rows_out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"wrote {len(results)} registered pair(s) and {manifest}")
+    return 0
+
+
+def _checked_rows(manifest: str) -> list[dict]:
+    """The manifest's rows after checking, before any work, that each names readable files."""
+    from SpineCoreLib.manifest import read_manifest
+    from SpineCoreLib.validation import complete_gzip, existing_file, markups_file
+
+    existing_file(manifest, "--manifest")
+    try:
+        rows = read_manifest(manifest)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(f"--manifest: {exc}") from exc
+    if not rows:
+        raise CLIError(f"--manifest {manifest} has no rows: list one case a row")
+    for row in rows:
+        missing = [c for c in ("mr_landmarks", "ct_landmarks", "ct") if not row.get(c)]
+        if missing or not (row.get("mr_t2w") or row.get("mr_t1w")):
+            raise CLIError(f"--manifest: row {row.get('subject')!r} lacks {missing or ['mr_t1w or mr_t2w']}")
+        where = f"--manifest row {row.get('subject')!r}"
+        for column in ("mr_landmarks", "ct_landmarks"):
+            markups_file(row[column], f"{where} {column}")
+        for column in ("mr_t2w", "mr_t1w", "mr_seg", "ct", "ct_seg"):
+            if row.get(column):
+                complete_gzip(existing_file(row[column], f"{where} {column}"), f"{where} {column}")
+    return rows
+
+
+def _register_rows(rows: list[dict], args: argparse.Namespace, out: Path) -> list[dict]:
     from tqdm import tqdm
 
-    from SpineCoreLib.manifest import read_manifest, write_manifest
     from SpineCoreLib.markups_io import read_markups_json
     from SpineCoreLib.resample import NoOverlapError
     from SpineLandmarkRegistrationLib.pair_export import PairSpec, export_pair
     from SpineLandmarkRegistrationLib.register import register
 
-    if not args.out:
-        raise CLIError("--manifest needs --out, the folder for the registered pairs")
-    if args.spacing is not None and not args.spacing > 0:
-        raise CLIError(f"--spacing must be positive (got {args.spacing})")
-    out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise CLIError(f"--out {out} is not empty: choose an empty folder or add --overwrite")
-    try:
-        rows = read_manifest(args.manifest)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from exc
-    need = ("mr_landmarks", "ct_landmarks", "ct")
-    for row in rows:
-        missing = [c for c in need if not row.get(c)]
-        if missing or not (row.get("mr_t2w") or row.get("mr_t1w")):
-            raise CLIError(f"manifest row {row.get('subject')!r} lacks {missing or ['mr_t1w or mr_t2w']}")
-    out.mkdir(parents=True, exist_ok=True)
     results = []
     for row in tqdm(rows, desc="registering", unit="case"):
         try:
@@ -164,9 +190,7 @@ def run_manifest(args: argparse.Namespace) -> int:
                         "mr_landmarks": row["mr_landmarks"]})
         print(f"{row['subject']}: RMS {reg.report.rms_mm:.2f} mm" +
               "".join(f"\n  warning: {w}" for w in reg.report.warnings))
-    manifest = write_manifest(out / "manifest.csv", results)
-    print(f"wrote {len(results)} registered pair(s) and {manifest}")
-    return 0
+    return results
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .errors import CLIError
 from .inputs import read_image
@@ -34,8 +33,10 @@ def _check(args: argparse.Namespace) -> None:
     if args.method.lower() not in METHODS and not looks_like_path(args.method):
         raise CLIError(f"unknown --method {args.method!r}: use builtin, totalsegmentator or a MONAI bundle "
                        "folder")
-    if args.landmarks and not Path(args.landmarks).is_file():
-        raise CLIError(f"--landmarks {args.landmarks} does not exist or is not a file")
+    if args.landmarks:
+        from SpineCoreLib.validation import markups_file
+
+        markups_file(args.landmarks, "--landmarks")
     try:
         check_level(args.caudal_level)
     except ValueError as exc:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from SpineCoreLib.segmentation.seg_nrrd import write_labels
 
     _check(args)
-    image = read_image(args.input, "--input")
+    image = read_image(args.input, "--input", "ct")
     try:
         labels = segment_vertebrae(image, args.method, landmarks=args.landmarks,
                                    caudal_level=args.caudal_level, weights_dir=args.weights,

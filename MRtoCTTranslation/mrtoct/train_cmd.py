@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from SpineCoreLib.validation import existing_file
+
 from .errors import CLIError
 from .precision_option import add_precision_option
 
@@ -34,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from MRtoCTTranslationLib.training.config import TrainConfig
     from MRtoCTTranslationLib.training.trainer import train
 
-    if not Path(args.config).is_file():
-        raise CLIError(f"--config {args.config} does not exist")
+    existing_file(args.config, "--config")
     config_cls, train_fn = (LatentTrainConfig, train_latent) if is_latent_config(args.config) else (TrainConfig, train)
     try:
         cfg = config_cls.from_yaml(args.config)

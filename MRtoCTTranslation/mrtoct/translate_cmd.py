@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from MRtoCTTranslationLib.options import TranslationOptions
+from SpineCoreLib.validation import existing_file
 
 from .errors import CLIError, validated
 from .inputs import read_image
+from .outputs import check_outputs
 from .precision_option import add_precision_option, resolve_precision
 
 
@@ -39,14 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not Path(args.input).is_file():
-        raise CLIError(f"--input {args.input} does not exist")
-    for flag in ("output", "uncertainty", "output_iso"):
-        path = getattr(args, flag)
-        if path and not Path(path).parent.exists():
-            raise CLIError(f"--{flag.replace('_', '-')}: folder {Path(path).parent} does not exist")
-        if path and Path(path).resolve() == Path(args.input).resolve():
-            raise CLIError(f"--{flag.replace('_', '-')} would overwrite the input: choose another file")
+    existing_file(args.input, "--input")
+    check_outputs({"--output": args.output, "--uncertainty": args.uncertainty, "--output-iso": args.output_iso},
+                  [args.input])
+    if args.sha256 and not str(args.model or "").lower().startswith(("http://", "https://")):
+        raise CLIError("--sha256 checks a model downloaded from a URL: give --model as an http(s) URL, or leave "
+                       "--sha256 out")
     if args.uncertainty and args.samples < 2:
         raise CLIError("--uncertainty needs --samples 2 or more")
     if args.fp32 and args.precision not in ("auto", "fp32"):
@@ -66,13 +65,19 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from MRtoCTTranslationLib.models.card import ModelError
-    from MRtoCTTranslationLib.models.registry import default_model_name, resolve
+    from MRtoCTTranslationLib.models.registry import default_model_name, local_card, resolve
     from MRtoCTTranslationLib.translator import check_input, load_model, translate_image
     from SpineCoreLib.atomic_io import write_image
 
     _check(args)
     options = options_from_args(args)
-    image = read_image(args.input, "--input")
+    try:  # the model's card, before any image is read (a URL model is checked once downloaded)
+        card = local_card(options.model or default_model_name())
+        if card is not None:
+            card.check_request(options.target, options.steps, options.window)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    image = read_image(args.input, "--input", "mr")
     try:
         check_input(image)
         folder = resolve(options.model or default_model_name(), sha256=args.sha256)
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"model {folder.name} translates {model.card.input_modality} images, not MR: "
                        "choose an MR-to-CT model (mrtoct models)")
     try:
-        model.target_name(options.target)
+        model.card.check_request(options.target, options.steps, options.window)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     steps = options.steps or model.default_steps

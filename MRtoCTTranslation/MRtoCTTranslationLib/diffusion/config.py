@@ -3,7 +3,7 @@ so the networks and the Pix2Pix generator both build from it without importing e
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 KINDS = ("diffusion", "pix2pix")
 
@@ -32,7 +32,15 @@ class NetworkConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> NetworkConfig:
-        d = dict(d)
+    def from_json(cls, d: dict, where: str = "network") -> NetworkConfig:
+        """From a card or config section; ValueError naming an unknown key or a value of the wrong type."""
+        from SpineCoreLib.validation import coerce_fields
+
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: needs a mapping of keys to values, got {type(d).__name__} {d!r}")
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {unknown}; known keys: {sorted(f.name for f in fields(cls))}")
+        d = coerce_fields(cls, d, where)
         d["channels"] = tuple(d.get("channels", (16, 32, 64)))
         return cls(**d)

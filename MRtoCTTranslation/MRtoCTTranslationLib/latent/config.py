@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from SpineCoreLib.intensity import CTMapping
+from SpineCoreLib.validation import coerce_fields
 
 from ..training.config import RunConfig, check_keys, decayed_lr, read_yaml
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig
@@ -114,7 +115,7 @@ class LatentTrainConfig(RunConfig):
                         d[name] = tuple(d[name])
                 if key == "unet" and "channels" in d and "attention_levels" not in d:
                     d["attention_levels"] = (False,) * len(d["channels"])
-                raw[key] = kls(**d)
+                raw[key] = kls(**coerce_fields(kls, d, f"{where}: {key}"))
         if "stages" in raw:
             stages = dict(raw["stages"] or {})
             unknown = sorted(set(stages) - set(STAGES))
@@ -124,7 +125,7 @@ class LatentTrainConfig(RunConfig):
             for s in STAGES:
                 d = dict(stages.get(s) or {})
                 check_keys(StageConfig, d, f"{where}: stages.{s}")
-                parsed[s] = StageConfig(**d)
+                parsed[s] = StageConfig(**coerce_fields(StageConfig, d, f"{where}: stages.{s}"))
             raw["stages"] = parsed
         if "modalities" in raw:
             raw["modalities"] = {str(k).lower(): str(v) for k, v in dict(raw["modalities"]).items()}

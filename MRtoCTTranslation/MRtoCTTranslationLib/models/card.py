@@ -125,6 +125,18 @@ class ModelCard:
                 return str(t["name"])
         raise ValueError(f"unknown target {target!r}: this model translates to {', '.join(names)}")
 
+    def check_request(self, target: str | None, steps: int | None, window: tuple[int, ...] | None) -> str:
+        """The target's name after checking a request against this model (ValueError otherwise): the
+        target exists, the steps fit the training schedule, a window has one size per image axis the
+        model works in (3 for 3D, 2 in-slice for 2D)."""
+        name = self.target_name(target)
+        if steps is not None and steps > self.train_timesteps:
+            raise ValueError(f"steps {steps} exceed this model's {self.train_timesteps} training timesteps")
+        dims = int(self.architecture.get("spatial_dims", 3))
+        if window is not None and self.kind != "latent" and len(window) != dims:
+            raise ValueError(f"window needs {dims} sizes for model {self.name!r} ({dims}D), got {len(window)}")
+        return name
+
     @property
     def training_precision(self) -> str:
         return str(self.training.get("precision", "fp32"))

@@ -86,7 +86,7 @@ class TranslationJob:
         segmentation.validate()
         card = local_card(options.model or default_model_name())  # a model to download is checked by the child
         if card is not None:
-            card.target_name(options.target)
+            card.check_request(options.target, options.steps, options.window)
         self.scene, self.input_volume, self.options, self.segmentation = scene, input_volume, options, segmentation
         self.opacity, self.python = foreground_opacity, python
         self._user_progress = progress

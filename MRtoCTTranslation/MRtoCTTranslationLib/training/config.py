@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from SpineCoreLib.validation import coerce_fields
+
 from ..diffusion.networks import NetworkConfig
 
 CONTRASTS = ("fixed", "random", "mixed")
@@ -17,6 +19,8 @@ RETIRED_KEYS = {"amp": "precision: auto | fp32 | bf16 | fp16 (auto: bf16 or fp16
 
 def check_keys(kls: type, raw: dict, where: str) -> None:
     """ValueError naming keys of ``raw`` that ``kls`` does not have (and what replaced a retired one)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: needs a mapping of keys to values, got {type(raw).__name__} {raw!r}")
     known = {f.name for f in dataclasses.fields(kls)}
     unknown = sorted(set(raw) - known)
     for key in unknown:
@@ -97,9 +101,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict, where: str = "config"):
-        raw = dict(raw)
         check_keys(cls, raw, where)
-        return cls(**cls.parse_sections(raw, where))
+        return cls(**cls.parse_sections(coerce_fields(cls, raw, where), where))
 
     @classmethod
     def parse_sections(cls, raw: dict, where: str) -> dict:
@@ -138,7 +141,7 @@ class TrainConfig(RunConfig):
     @classmethod
     def parse_sections(cls, raw: dict, where: str) -> dict:
         if "network" in raw:
-            raw["network"] = NetworkConfig.from_json(raw["network"])
+            raw["network"] = NetworkConfig.from_json(raw["network"], f"{where}: network")
         return raw
 
     def override_steps(self, steps: int) -> None:
@@ -157,6 +160,8 @@ class TrainConfig(RunConfig):
                              f"each a multiple of {d}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be at least 1")
+        if not 0 <= self.lr <= 1:
+            raise ValueError(f"lr {self.lr} must be a learning rate between 0 and 1, e.g. 2e-4")
         if not 0 <= self.lr_decay_steps <= self.steps:
             raise ValueError(f"lr_decay_steps {self.lr_decay_steps} must be between 0 and steps ({self.steps})")
 

@@ -137,6 +137,7 @@ class TrainingRun:
     net: torch.nn.Module
     ema: EMA
     model: torch.nn.Module  # net, wrapped for DDP when there are several processes
+    disc_model: torch.nn.Module | None  # Pix2Pix: the discriminator, wrapped for DDP the same way
     optimizers: dict[str, torch.optim.Optimizer]
     modules: dict[str, torch.nn.Module]
     precision: Precision
@@ -168,7 +169,25 @@ def train(cfg: TrainConfig, resume: bool = True, progress: bool = True) -> Path:
             run.run_log.step(step, "train", {"loss": loss, "lr": lr})
             metrics = _validate_and_checkpoint(run, step + 1, metrics)
     bar.close()
+    if run.world > 1:
+        check_replicas_in_sync(run.modules)
     return _finish(run, metrics)
+
+
+def check_replicas_in_sync(modules: dict[str, torch.nn.Module], tolerance: float = 1e-6) -> None:
+    """RuntimeError when a network's weights differ between the processes of a DDP run (each process
+    would then have trained a model of its own); compared through a sum of all weights per network."""
+    import torch.distributed as dist
+
+    sums = torch.tensor([float(sum(p.detach().double().sum() for p in m.parameters())) for m in modules.values()],
+                        dtype=torch.float64)
+    gathered = [torch.zeros_like(sums) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, sums)
+    spread = (torch.stack(gathered).max(0).values - torch.stack(gathered).min(0).values).abs()
+    for name, s, ref in zip(modules, spread.tolist(), sums.tolist(), strict=True):
+        if s > tolerance * max(1.0, abs(ref)):
+            raise RuntimeError(f"the {name} weights differ between the {len(gathered)} processes: it was not "
+                               "trained under DistributedDataParallel")
 
 
 def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
@@ -186,13 +205,20 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     if not train_pairs:
         raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
     val_pairs = load_pairs(cfg, "val") if rank == 0 and cfg.val_every > 0 else []
+    def wrapped(m: torch.nn.Module | None) -> torch.nn.Module | None:
+        """DDP when there are several processes; wrapping copies rank 0's weights to every process."""
+        return torch.nn.parallel.DistributedDataParallel(m) if world > 1 and m is not None else m
+
     net = build_network(cfg.network).to(device)
+    model = wrapped(net)  # before the EMA copy, so every process averages the same starting weights
     ema = EMA(net, cfg.ema_decay)
     modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model}
+    disc_model = None
     if cfg.network.kind == "pix2pix":
         from ..diffusion.pix2pix import patch_discriminator
 
         modules["disc"] = patch_discriminator(cfg.network, cfg.patch_size).to(device)
+        disc_model = wrapped(modules["disc"])
         optimizers = {"opt": torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
                       "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
     else:
@@ -200,9 +226,8 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     prec = choose_precision(cfg.precision, device, training=True)
     if rank == 0:
         log.info("%s", prec.describe())
-    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    run = TrainingRun(cfg, rank, world, device, rng, out, train_pairs, val_pairs, net, ema, model, optimizers, modules,
-                      prec, prec.grad_scaler(), RunLog(out, enabled=rank == 0))
+    run = TrainingRun(cfg, rank, world, device, rng, out, train_pairs, val_pairs, net, ema, model, disc_model,
+                      optimizers, modules, prec, prec.grad_scaler(), RunLog(out, enabled=rank == 0))
     ckpt = out / "checkpoint"
     if resume and (ckpt / "checkpoint.json").exists():
         run.start = load_checkpoint(ckpt, modules, optimizers, run.own_rng)
@@ -247,9 +272,11 @@ def _step(run: TrainingRun, step: int) -> tuple[float, float]:
         else:
             from ..diffusion.pix2pix import lsgan_loss
 
-            disc, fake = run.modules["disc"], run.model(mr)
-            d_loss = 0.5 * (lsgan_loss(disc(torch.cat([mr, ct], 1)), True)
-                            + lsgan_loss(disc(torch.cat([mr, fake.detach()], 1)), False))
+            disc, fake = run.disc_model, run.model(mr)
+            # real and fake pairs in one forward pass: DDP reduces gradients once per forward and backward
+            scores = disc(torch.cat([torch.cat([mr, ct], 1), torch.cat([mr, fake.detach()], 1)], 0))
+            real, fake_scores = scores[: mr.shape[0]], scores[mr.shape[0]:]
+            d_loss = 0.5 * (lsgan_loss(real, True) + lsgan_loss(fake_scores, False))
             run.optimizers["opt_d"].zero_grad(set_to_none=True)
             backward_step(d_loss, run.optimizers["opt_d"], run.scaler)
             l1_weight = float(cfg.network.extra.get("l1_weight", 10.0))

@@ -231,6 +231,18 @@ def _write_images(layout: CaseLayout, grids: dict[str, Grid], opts: PhantomOptio
     return noise
 
 
+BASE_BYTES, BYTES_PER_VOXEL = 400e6, 48.0  # measured: 270 MB over the interpreter for 1.8 M voxels, 29 B/voxel at 10 M
+
+
+def estimate_case_bytes(opts: PhantomOptions) -> float:
+    """Memory one case needs, from its grids (computed without rendering), with a 20 % margin for the
+    layouts of other seeds: rendering starts at a fixed cost and then grows with the voxel count."""
+    rng = np.random.default_rng(0)
+    grids = case_grids(sample_layout(rng, opts), opts, rng)
+    voxels = sum(float(np.prod(g.size, dtype=float)) for g in grids.values())
+    return 1.2 * (BASE_BYTES + BYTES_PER_VOXEL * voxels)
+
+
 def generate_case(out_dir: Path, subject: str, seed: int, opts: PhantomOptions) -> dict[str, Path]:
     """Render and write one case into ``out_dir/subject``; return its files by manifest column."""
     rng = np.random.default_rng(seed)

@@ -1,0 +1,353 @@
+"""One validation layer for every command and both Logic classes: each input is checked before any
+work, and a refusal is one ``InputError`` naming the argument and what to change.
+
+Images: the file exists and is an image; a gzip stream is complete (SimpleITK reads a truncated
+``.nii.gz`` and fills the rest with zeros); the volume is 3D, non-empty, with positive spacing and an
+orthogonal direction; floating-point voxels are finite; and it is the kind asked for: a label map has
+integer voxels and few values, a CT is in HU (its air near -1000), an MR is neither. Outputs: the
+folder exists and can be written, the path is no folder and no input. Memory: what a run needs is
+compared with what the machine has free. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+KINDS = ("image", "mr", "ct", "labels")
+MAX_LABELS = 100  # more distinct values than this is no label map
+INTEGER_TYPES = (sitk.sitkUInt8, sitk.sitkInt8, sitk.sitkUInt16, sitk.sitkInt16, sitk.sitkUInt32, sitk.sitkInt32,
+                 sitk.sitkUInt64, sitk.sitkInt64)
+
+
+class InputError(ValueError):
+    """A refused input. ``str()`` is the one line a user sees: the argument, then what to change."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}" if argument else message)
+        self.argument = argument
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def existing_file(path: str | os.PathLike | None, argument: str) -> Path:
+    """``path`` as a Path when it is a readable regular file."""
+    if path is None or not str(path).strip():
+        raise InputError(argument, "no file given")
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(argument, f"{p} is a folder: give a file")
+    if not p.is_file():
+        raise InputError(argument, f"{p} does not exist")
+    if not os.access(p, os.R_OK):
+        raise InputError(argument, f"{p} cannot be read: check its permissions")
+    return p
+
+
+def complete_gzip(path: Path, argument: str) -> None:
+    """Refuse a ``.gz`` file whose stream is truncated or damaged (read to the end, CRC checked)."""
+    if not path.name.lower().endswith(".gz"):
+        return
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 22):
+                pass
+    except gzip.BadGzipFile as exc:
+        raise InputError(argument, f"{path} cannot be read as an image: it is no gzip file despite its name") from exc
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputError(argument, f"{path} is truncated or damaged ({exc}): copy the file again") from exc
+
+
+NIFTI_FLOATS = {16: "f4", 64: "f8"}  # NIfTI-1 datatype codes of float32 and float64
+
+
+def nifti_has_nonfinite(path: Path) -> bool:
+    """Whether a NIfTI-1 file stores NaN or infinite voxels. ITK's reader turns them into 0 without a word,
+    so they are looked for in the file's own bytes (header fields: NIfTI-1 standard offsets)."""
+    import struct
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 352:
+        return False
+    order = "<" if struct.unpack("<i", data[:4])[0] == 348 else ">"
+    datatype = struct.unpack(order + "h", data[70:72])[0]
+    if datatype not in NIFTI_FLOATS:
+        return False
+    offset = int(struct.unpack(order + "f", data[108:112])[0])
+    values = np.frombuffer(data, dtype=order + NIFTI_FLOATS[datatype], offset=offset,
+                           count=(len(data) - offset) // int(NIFTI_FLOATS[datatype][1]))
+    return not bool(np.all(np.isfinite(values)))
+
+
+def image_file(path: str | os.PathLike | None, argument: str, kind: str = "image") -> sitk.Image:
+    """The 3D image of ``path`` after every check of :func:`check_image`."""
+    p = existing_file(path, argument)
+    complete_gzip(p, argument)
+    if p.name.lower().endswith((".nii", ".nii.gz")) and nifti_has_nonfinite(p):
+        raise InputError(argument, f"{p} holds NaN or infinite values: replace them (e.g. with 0) first")
+    try:
+        image = sitk.ReadImage(str(p))
+    except RuntimeError as exc:
+        raise InputError(argument, f"{p} cannot be read as an image (NIfTI, NRRD, MHA, ...)") from exc
+    check_image(image, argument, kind, str(p))
+    return image
+
+
+def markups_file(path: str | os.PathLike | None, argument: str):
+    """The named landmarks of a ``.mrk.json`` (or the project's ``.csv``) point list, each label once."""
+    from .levels import parse_landmark_name
+    from .markups_io import MarkupsFormatError, parse_landmarks_csv, read_markups_json
+
+    p = existing_file(path, argument)
+    try:
+        landmarks = parse_landmarks_csv(p.read_text(encoding="utf-8"), str(p)) if p.suffix.lower() == ".csv" \
+            else read_markups_json(p)
+    except (MarkupsFormatError, UnicodeDecodeError) as exc:
+        raise InputError(argument, str(exc).removeprefix(f"{p}: ").removeprefix(f"{p} ")) from exc
+    labels = landmarks.labels()
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise InputError(argument, f"{p} names {', '.join(twice)} twice: rename or delete the duplicates")
+    for label in labels:
+        try:
+            parse_landmark_name(label)
+        except ValueError as exc:
+            raise InputError(argument, f"{p}: {exc}") from exc
+    return landmarks
+
+
+# ---------------------------------------------------------------------------------------------- images
+
+
+def check_geometry(image: sitk.Image, argument: str, name: str = "the image") -> None:
+    if image.GetDimension() != 3:
+        raise InputError(argument, f"{name} is {image.GetDimension()}D: give a 3D volume")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(argument, f"{name} has {image.GetNumberOfComponentsPerPixel()} components per voxel: "
+                                   "give a scalar volume")
+    if min(image.GetSize()) < 1 or np.prod(image.GetSize()) < 8:
+        raise InputError(argument, f"{name} has size {image.GetSize()}: it holds (almost) no voxels")
+    spacing = np.array(image.GetSpacing())
+    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise InputError(argument, f"{name} has spacing {tuple(spacing)}: every spacing must be positive")
+    d = np.array(image.GetDirection()).reshape(3, 3)
+    if not np.all(np.isfinite(d)) or not np.allclose(d.T @ d, np.eye(3), atol=1e-4):
+        raise InputError(argument, f"{name} has a non-orthogonal direction matrix (sheared or scaled axes): "
+                                   "resample it onto an orthogonal grid first")
+    if not np.all(np.isfinite(image.GetOrigin())):
+        raise InputError(argument, f"{name} has a non-finite origin")
+
+
+def looks_like_labels(image: sitk.Image, values: np.ndarray | None = None) -> bool:
+    """Integer voxels, none negative, and at most ``MAX_LABELS`` distinct values."""
+    if image.GetPixelID() not in INTEGER_TYPES:
+        return False
+    v = sitk.GetArrayViewFromImage(image) if values is None else values
+    return bool(v.min() >= 0) and len(np.unique(v)) <= MAX_LABELS
+
+
+def looks_like_ct(values: np.ndarray) -> bool:
+    """HU: a good share of air near -1000, or at least the lowest values there."""
+    low = float(np.percentile(values, 1))
+    return low <= -500.0 or float((values <= -500).mean()) > 0.05
+
+
+def check_image(image: sitk.Image, argument: str, kind: str = "image", name: str = "the image") -> None:
+    """Geometry, finite values and the kind of image (``image``, ``mr``, ``ct`` or ``labels``)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {KINDS}")
+    check_geometry(image, argument, name)
+    values = sitk.GetArrayViewFromImage(image)
+    if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
+        raise InputError(argument, f"{name} holds NaN or infinite values: replace them (e.g. with 0) first")
+    if kind == "labels":
+        if not looks_like_labels(image, values):
+            raise InputError(argument, f"{name} is no label map (integer voxels, at most {MAX_LABELS} values, none "
+                                       "negative): give the vertebra label image")
+        return
+    if kind in ("mr", "ct") and looks_like_labels(image, values):
+        raise InputError(argument, f"{name} looks like a label map (few integer values): give the {kind.upper()} "
+                                   "image itself")
+    if kind in ("mr", "ct") and float(values.max()) == float(values.min()):
+        raise InputError(argument, f"{name} is constant ({float(values.min()):g} everywhere): give a real image")
+    if kind == "ct" and not looks_like_ct(values):
+        raise InputError(argument, f"{name} is not in Hounsfield units (no air near -1000 HU; it looks like an MR): "
+                                   "give a CT or synthetic CT")
+    if kind == "mr" and looks_like_ct(values):
+        raise InputError(argument, f"{name} looks like a CT (air near -1000 HU): give the MR")
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+
+def output_path(path: str | os.PathLike | None, argument: str, inputs: Iterable[str | os.PathLike | None] = (),
+                overwrite_folder: bool = False) -> Path:
+    """``path`` as a Path when it can be written: its folder exists and is writable, it is no folder
+    (unless ``overwrite_folder``: an output folder), and it is none of ``inputs``."""
+    if path is None or not str(path).strip():
+        raise InputError(argument, "no output path given")
+    p = Path(path)
+    parent = p.parent
+    for above in [parent, *parent.parents]:
+        if above.exists() and not above.is_dir():
+            raise InputError(argument, f"{above} is a file, not a folder: choose another place for {p.name}")
+    if not parent.is_dir():
+        raise InputError(argument, f"folder {parent} does not exist: create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(argument, f"folder {parent} cannot be written: choose a folder you can write to")
+    if p.is_dir() and not overwrite_folder:
+        raise InputError(argument, f"{p} is a folder: give a file name")
+    for i in inputs:
+        if i and Path(i).exists() and p.exists() and os.path.samefile(p, i):
+            raise InputError(argument, f"{p} would overwrite an input: choose another file")
+        if i and Path(i).resolve() == p.resolve():
+            raise InputError(argument, f"{p} would overwrite an input: choose another file")
+    return p
+
+
+def output_folder(path: str | os.PathLike | None, argument: str) -> Path:
+    """``path`` as a Path when it is, or can become, a folder to write into."""
+    if path is None or not str(path).strip():
+        raise InputError(argument, "no output folder given")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(argument, f"{p} is a file: give a folder")
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise InputError(argument, f"folder {p} cannot be written: choose a folder you can write to")
+        return p
+    output_path(p, argument)
+    return p
+
+
+def distinct_outputs(outputs: dict[str, str | os.PathLike | None]) -> None:
+    """Refuse two outputs that name the same file."""
+    seen: dict[Path, str] = {}
+    for argument, path in outputs.items():
+        if not path:
+            continue
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(argument, f"{path} is also given as {seen[key]}: give each output its own file")
+        seen[key] = argument
+
+
+# ---------------------------------------------------------------------------------------------- memory
+
+
+def available_memory() -> int:
+    """Bytes this machine can still give (``MemAvailable``, else physical memory)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
+def check_memory(needed: float, argument: str, what: str, fix: str, share: float = 0.8) -> None:
+    """Refuse a run that needs more than ``share`` of the free memory, before it allocates anything."""
+    free = available_memory()
+    if needed > share * free:
+        raise InputError(argument, f"{what} needs about {needed / 2**30:.1f} GiB; {free / 2**30:.1f} GiB are free: "
+                                   f"{fix}")
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+def number_in(value: float | int | None, argument: str, low: float, high: float, integer: bool = False) -> None:
+    """Refuse a value outside [low, high] (and NaN, and a non-integer where one is needed)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise InputError(argument, f"{value!r} is not a number")
+    if integer and int(value) != value:
+        raise InputError(argument, f"{value!r} is not a whole number")
+    if not low <= value <= high:
+        raise InputError(argument, f"{value:g} is outside {low:g}..{high:g}")
+
+
+# ---------------------------------------------------------------------------------------------- typed fields
+
+
+def coerce_fields(kls: type, raw: dict, where: str) -> dict:
+    """``raw`` with the value of every plainly typed field of the dataclass ``kls`` (bool, int, float, str,
+    lists, tuples and dicts of them, optional ones) checked and converted; InputError naming the key, the
+    type it needs and the value found. YAML 1.1 reads ``2e-4`` as a string: numbers written so count as
+    numbers. Fields typed as other dataclasses are left to their own parsers."""
+    import typing
+
+    if not isinstance(raw, dict):
+        raise InputError(where, f"needs a mapping of keys to values, got {type(raw).__name__} {raw!r}")
+    hints = typing.get_type_hints(kls)
+    return {key: _coerce(value, hints[key], f"{where}: {key}") if key in hints else value
+            for key, value in raw.items()}
+
+
+def _fail(name: str, expected: str, value: object) -> InputError:
+    return InputError(name, f"must be {expected}, got {type(value).__name__} {value!r}")
+
+
+def _coerce(value: object, t: object, name: str) -> object:
+    import dataclasses
+    import types
+    import typing
+
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), name)
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+        raise _fail(name, "true or false", value)
+    if t is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            return int(value)
+        raise _fail(name, "a whole number", value)
+    if t is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(value) if isinstance(value, str) else None
+            except ValueError:
+                number = None
+        if number is None or not np.isfinite(number):
+            raise _fail(name, "a finite number", value)
+        return number
+    if t is str:
+        if isinstance(value, str):
+            return value
+        raise _fail(name, "text", value)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise _fail(name, "a list", value)
+        item = args[0] if args else object
+        items = [_coerce(v, item, f"{name}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _fail(name, "a mapping", value)
+        return {k: _coerce(v, args[1], f"{name}.{k}") for k, v in value.items()} if args else value
+    if isinstance(t, type) and dataclasses.is_dataclass(t) and not isinstance(value, dict | t):
+        raise _fail(name, "a mapping", value)
+    return value
