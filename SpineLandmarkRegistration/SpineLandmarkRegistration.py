@@ -14,8 +14,9 @@ from slicer.util import VTKObservationMixin
 
 from SpineCoreLib.levels import landmark_names, parse_level_range
 from SpineCoreLib.markups_io import Landmark, LandmarkSet
+from SpineCoreLib.mrml.checks import node_of
 from SpineCoreLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
-from SpineCoreLib.mrml.volumes import grid_from_volume_node, sitk_image_from_volume_node
+from SpineCoreLib.mrml.volumes import grid_from_volume_node
 from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
 
 #
@@ -367,21 +368,26 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         logging.info("Created %s with %d unplaced points", node.GetName(), len(names))
         return node
 
-    def landmarkSet(self, node: vtkMRMLMarkupsFiducialNode) -> LandmarkSet:
+    def landmarkSet(self, node: vtkMRMLMarkupsFiducialNode, argument: str = "landmarks") -> LandmarkSet:
         """The node's points as named RAS landmarks (None where not placed yet)."""
-        if node is None:
-            raise ValueError("no landmark point list selected")
-        return landmark_set_from_markups_node(node)
+        return landmark_set_from_markups_node(node_of(node, argument, "points"))
 
     def placeNext(self, node: vtkMRMLMarkupsFiducialNode):
         """Turn on place mode for the first unplaced point of ``node``; its index, or None if all are placed."""
-        if node is None:
-            raise ValueError("no landmark point list selected")
-        return rn.start_placing_next(slicer.modules.markups.logic(), node)
+        return rn.start_placing_next(slicer.modules.markups.logic(), node_of(node, "node", "points"))
 
     def lockLandmarks(self, node: vtkMRMLMarkupsFiducialNode, labels, locked: bool = True) -> list:
         """Lock (reviewed) points by label; ValueError for labels the list lacks."""
-        return rn.lock_points(node, labels, locked)
+        return rn.lock_points(node_of(node, "node", "points"), labels, locked)
+
+    @staticmethod
+    def _checkedNodes(fixedLandmarks, movingLandmarks, movingVolume, transformNode, fixedVolume) -> None:
+        """Every node of a registration call of the right class, before anything changes."""
+        node_of(fixedLandmarks, "fixedLandmarks", "points")
+        node_of(movingLandmarks, "movingLandmarks", "points")
+        node_of(movingVolume, "movingVolume", "volume", required=False)
+        node_of(fixedVolume, "fixedVolume", "volume", required=False)
+        node_of(transformNode, "transformNode", "transform", required=False)
 
     # registration ------------------------------------------------------------------------------
     def register(self, fixedLandmarks, movingLandmarks, mode: str = "rigid", movingVolume=None,
@@ -396,12 +402,11 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         QualityReport (rms_mm, residuals_mm, loo_mm, warnings, suggestions). Raises ValueError
         (LandmarkError) saying what to fix when the points cannot determine the transform.
         """
-        if fixedLandmarks is None or movingLandmarks is None:
-            raise ValueError("select both landmark point lists")
+        self._checkedNodes(fixedLandmarks, movingLandmarks, movingVolume, transformNode, fixedVolume)
         from SpineLandmarkRegistrationLib.register import register
 
-        registration = register(self.landmarkSet(fixedLandmarks), self.landmarkSet(movingLandmarks), mode,
-                                with_loo=withLeaveOneOut)
+        registration = register(self.landmarkSet(fixedLandmarks, "fixedLandmarks"),
+                                self.landmarkSet(movingLandmarks, "movingLandmarks"), mode, with_loo=withLeaveOneOut)
         domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
         node = rn.update_transform_node(slicer.mrmlScene, registration, transformNode, domain)
         self.residualTableNode = rn.write_residuals(registration, fixedLandmarks, movingLandmarks,
@@ -420,8 +425,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         ``movingVolume`` is shown under the transform while it runs. Too few points leave the
         previous transform in place; the reason is in ``live.error``. Stops a running one first.
         """
-        if fixedLandmarks is None or movingLandmarks is None:
-            raise ValueError("select both landmark point lists")
+        self._checkedNodes(fixedLandmarks, movingLandmarks, movingVolume, transformNode, fixedVolume)
         self.stopLiveRegistration()
         domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
         live = rn.LiveRegistration(fixedLandmarks, movingLandmarks, mode, transformNode, self.residualTableNode,
@@ -477,8 +481,8 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
 
     def hardenCopy(self, movingVolume, transformNode, name: str = None):
         """A new volume with ``transformNode`` hardened into a copy of ``movingVolume`` (left unchanged)."""
-        if movingVolume is None:
-            raise ValueError("no moving volume selected")
+        node_of(movingVolume, "movingVolume", "volume")
+        node_of(transformNode, "transformNode", "transform")
         name = name or slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()}_registered")
         return rn.harden_copy(slicer.mrmlScene, movingVolume, transformNode, name)
 
@@ -493,22 +497,27 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         or a core Registration (its exact transform). Volumes are read as they are stored (their own
         parent transforms are not applied). Returns the written files by manifest column.
         """
+        from SpineCoreLib.mrml.checks import volume_image
+        from SpineCoreLib.validation import InputError, output_folder
         from SpineLandmarkRegistrationLib.pair_export import PairSpec, export_pair
         from SpineLandmarkRegistrationLib.register import Registration
 
-        if fixedVolume is None or movingVolume is None:
-            raise ValueError("select the fixed and the moving volume")
         t = transformNode_or_registration
         if isinstance(t, Registration):
             transform, extra = t.transform, t.report.to_json()
         else:
-            transform, extra = rn.core_transform_from_node(t), None
-        fixed = {fixedKey: sitk_image_from_volume_node(fixedVolume)}
-        moving = {"ct_mrworld": sitk_image_from_volume_node(movingVolume)}
+            transform, extra = rn.core_transform_from_node(node_of(t, "transformNode_or_registration", "transform")), None
+        if not str(subject).strip() or any(c in str(subject) for c in "/\\:"):
+            raise InputError("subject", f"{subject!r} is no folder name: use letters, digits, '-' and '_'")
+        if spacing is not None and not 0.1 <= spacing <= 10:
+            raise InputError("spacing", f"{spacing} is outside 0.1..10 mm")
+        output_folder(outDir, "outDir")
+        fixed = {fixedKey: volume_image(fixedVolume, "fixedVolume")}
+        moving = {"ct_mrworld": volume_image(movingVolume, "movingVolume")}
         if fixedLabels is not None:
-            fixed["mr_seg"] = sitk_image_from_volume_node(fixedLabels)
+            fixed["mr_seg"] = volume_image(fixedLabels, "fixedLabels", "labels")
         if movingLabels is not None:
-            moving["ct_mrworld_seg"] = sitk_image_from_volume_node(movingLabels)
+            moving["ct_mrworld_seg"] = volume_image(movingLabels, "movingLabels", "labels")
         spec = PairSpec(fixed, moving, labels={"mr_seg", "ct_mrworld_seg"}, moving_default={"ct_mrworld": -1024.0})
         return export_pair(spec, transform, outDir, subject, spacing=spacing,
                            manifest=os.path.join(outDir, "manifest.csv"), extra=extra)

@@ -24,8 +24,9 @@ import SimpleITK as sitk
 
 from SpineCoreLib.atomic_io import write_image
 from SpineCoreLib.markups_io import write_markups_json
+from SpineCoreLib.mrml.checks import node_of, volume_image
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
-from SpineCoreLib.mrml.volumes import add_volume_node_from_image, sitk_image_from_volume_node
+from SpineCoreLib.mrml.volumes import add_volume_node_from_image
 
 from ..child import spec as files
 from ..child.process import ChildProcess, child_command, child_environment
@@ -75,12 +76,12 @@ class TranslationJob:
                  segmentation: SegmentationOptions | None = None, landmarks: Any = None, reference: Any = None,
                  reference_labels: Any = None, foreground_opacity: float = 0.5,
                  progress: StageProgress | None = None, python: str | None = None) -> None:
-        if input_volume is None or not input_volume.IsA("vtkMRMLScalarVolumeNode"):
-            raise ValueError("select an input MR volume (a scalar volume node)")
-        if input_volume.IsA("vtkMRMLLabelMapVolumeNode"):
-            raise ValueError(f"{input_volume.GetName()} is a label map: select the MR image instead")
-        if input_volume.GetImageData() is None:
-            raise ValueError(f"{input_volume.GetName()} has no image data")
+        # every input read and checked on the caller's (main) thread, before anything starts; only read
+        self._inputs = {files.MR: volume_image(input_volume, "inputVolume", "mr"),
+                        files.REFERENCE: volume_image(reference, "referenceVolume", "ct", required=False),
+                        files.REFERENCE_LABELS: volume_image(reference_labels, "referenceLabels", "labels",
+                                                             required=False)}
+        landmarks = node_of(landmarks, "landmarks", "points", required=False)
         segmentation = segmentation or SegmentationOptions()
         options.validate()
         segmentation.validate()
@@ -90,11 +91,6 @@ class TranslationJob:
         self.scene, self.input_volume, self.options, self.segmentation = scene, input_volume, options, segmentation
         self.opacity, self.python = foreground_opacity, python
         self._user_progress = progress
-        # read everything now, on the caller's (main) thread; the inputs are only read
-        self._inputs = {files.MR: sitk_image_from_volume_node(input_volume),
-                        files.REFERENCE: sitk_image_from_volume_node(reference) if reference is not None else None,
-                        files.REFERENCE_LABELS: sitk_image_from_volume_node(reference_labels)
-                        if reference_labels is not None else None}
         self._landmarks = landmark_set_from_markups_node(landmarks) if landmarks is not None else None
         self._child: ChildProcess | None = None
         self._folder: Path | None = None

@@ -6,11 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-import SimpleITK as sitk
-
-from SpineCoreLib.markups_io import read_markups_json
 from SpineCoreLib.mrml.markups import add_markups_node
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image
+from SpineCoreLib.validation import image_file, markups_file
 
 CASE_SCALAR_FILES = ("mr_t1w.nii.gz", "mr_t2w.nii.gz", "ct.nii.gz", "ct_mrworld.nii.gz")
 CASE_LABEL_FILES = ("mr_seg.nii.gz", "ct_seg.nii.gz", "ct_mrworld_seg.nii.gz")
@@ -31,15 +29,25 @@ def load_case_nodes(scene, subject_dir: str | os.PathLike) -> dict:
     present = [name for name in expected if (folder / name).is_file()]
     if not present:
         raise FileNotFoundError(f"subject folder {folder} holds none of: {', '.join(expected)}")
-    nodes = {}
+    data = {}  # every file read and checked before the first node is added
     for filename in present:
-        key = filename.split(".")[0]
-        path = folder / filename
-        name = scene.GenerateUniqueName(f"{folder.name}_{key}")
+        path, key = folder / filename, filename.split(".")[0]
         if filename in CASE_MARKUPS_FILES:
-            nodes[key] = add_markups_node(scene, read_markups_json(path), name)
+            data[key] = markups_file(path, filename)
         else:
-            image = sitk.ReadImage(str(path))
-            nodes[key] = add_volume_node_from_image(scene, image, name, labelmap=filename in CASE_LABEL_FILES)
+            # MR or CT is judged where an image is used (a translation, a segmentation), not on loading
+            data[key] = image_file(path, filename, "labels" if filename in CASE_LABEL_FILES else "image")
+    nodes: dict = {}
+    try:
+        for key, content in data.items():
+            name = scene.GenerateUniqueName(f"{folder.name}_{key}")
+            if key.endswith("landmarks"):
+                nodes[key] = add_markups_node(scene, content, name)
+            else:
+                nodes[key] = add_volume_node_from_image(scene, content, name, labelmap=f"{key}.nii.gz" in CASE_LABEL_FILES)
+    except BaseException:
+        for node in nodes.values():
+            scene.RemoveNode(node)
+        raise
     logging.getLogger(__name__).info("loaded %s: %s", folder, ", ".join(nodes))
     return nodes
