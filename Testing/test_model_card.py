@@ -78,7 +78,7 @@ def test_a_schema1_card_migrates_with_the_defaults_readers_assumed():
     (lambda d: d.pop("weights_sha256"), "lacks weights_sha256"),
     (lambda d: d.update(favourite_colour="blue"), "does not know \\(favourite_colour\\)"),
     (lambda d: d["architecture"].update(kind="gan"), "kind 'gan' is not one of"),
-    (lambda d: d.update(spacing_mm=0), "spacing_mm 0 must be a positive number"),
+    (lambda d: d.update(spacing_mm=0), "spacing_mm 0.0 must be a positive number"),
     (lambda d: d["inference_defaults"].update(steps="many"), "inference_defaults .* are invalid"),
     (lambda d: d["inference_defaults"].update(stride=2), "inference_defaults .* are invalid"),
 ])

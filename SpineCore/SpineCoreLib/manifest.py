@@ -67,6 +67,9 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
         raise ValueError(f"{p}: not a manifest (needs a header with at least 'subject'; columns: {', '.join(COLUMNS)})")
     rows = []
     for n, row in enumerate(reader, start=2):
+        if None in row:  # csv puts the fields beyond the header under the key None
+            raise ValueError(f"{p} line {n}: {len(row[None])} more field(s) than the header's columns: "
+                             "quote values that hold commas")
         if row.get("split") and row["split"] not in SPLITS:
             raise ValueError(f"{p} line {n}: split {row['split']!r} is not one of {SPLITS}")
         out = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from SpineCoreLib.atomic_io import write_json
+from SpineCoreLib.validation import coerce_fields
 
 CARD = "model.json"
 WEIGHTS = "model.safetensors"
@@ -77,6 +78,8 @@ class ModelCard:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        if not isinstance(self.architecture, dict):
+            raise ModelError(f"card of {self.name!r}: architecture must be a mapping, got {self.architecture!r}")
         if self.kind not in KINDS:
             raise ModelError(f"card of {self.name!r}: architecture kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if not (isinstance(self.spacing_mm, int | float) and self.spacing_mm > 0):
@@ -174,13 +177,16 @@ class ModelCard:
                              "update SpineMRtoCT or restore the card")
         given = d.get("inference_defaults") or {}
         try:
-            inf = InferenceDefaults(**given)
-            inf = dataclasses.replace(inf, steps=int(inf.steps), window=tuple(int(w) for w in inf.window),
-                                      overlap=float(inf.overlap), eta=float(inf.eta))
+            fields = coerce_fields(cls, {k: v for k, v in d.items() if k != "inference_defaults"}, source)
+            inf = InferenceDefaults(**coerce_fields(InferenceDefaults, given, f"{source}: inference_defaults"))
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"{source}: inference_defaults {given} are invalid ({exc})") from exc
-        return cls(**{**d, "inference_defaults": inf, "input_contrasts": tuple(d.get("input_contrasts") or ()),
-                      "targets": tuple(d.get("targets") or ()), "spacing_mm": d["spacing_mm"]})
+            raise ModelError(f"{source}: inference_defaults {given} are invalid ({exc})" if "inference" in str(exc)
+                             or isinstance(exc, TypeError) else str(exc)) from exc
+        bad = [t for t in fields.get("targets") or () if not isinstance(t, dict) or not isinstance(t.get("name"), str)]
+        if bad:
+            raise ModelError(f"{source}: each target needs a name, got {bad[0]!r}")
+        return cls(**{**fields, "inference_defaults": inf, "input_contrasts": tuple(fields.get("input_contrasts") or ()),
+                      "targets": tuple(fields.get("targets") or ())})
 
 
 def migrate(raw: dict[str, Any], source: str = "card") -> dict[str, Any]:
