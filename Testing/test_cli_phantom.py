@@ -79,3 +79,52 @@ def test_no_temporary_files_are_left(tmp_path):
     out = tmp_path / "c"
     assert main(["phantom", "--out", str(out), "--levels", "L4", "--ct-spacing", "3", "--mr-spacing", "2,2,4"]) == 0
     assert not [p for p in Path(out).rglob("*") if p.name.startswith(".")]
+
+
+def test_an_interrupted_cohort_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A failure in the second case (as a full disk would cause) leaves no case, no manifest and no
+    staging folder: the cohort is made in a staging folder and moved into --out only when complete."""
+    from SpineCoreLib.phantom import cohort as cohort_mod
+
+    real = cohort_mod.generate_case
+    calls = []
+
+    def failing(out_dir, subject, seed, opts):
+        calls.append(subject)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(out_dir, subject, seed, opts)
+
+    monkeypatch.setattr(cohort_mod, "generate_case", failing)
+    out = tmp_path / "cohort"
+    with pytest.raises(OSError, match="No space left"):
+        cohort_mod.generate_cohort(out, 3, 0, cohort_mod.PhantomOptions(levels=["L3", "L4"], ct_spacing=4.0,
+                                                                          mr_spacing=(2.0, 2.0, 4.0)))
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_translate_writes_all_outputs_or_none(tmp_path, monkeypatch):
+    """Three outputs of one run are written to temporary files first and renamed together: when the last
+    cannot be written, the first two are not left behind either."""
+    import SimpleITK as sitk
+
+    from SpineCoreLib import atomic_io
+
+    image = sitk.Image(4, 4, 4, sitk.sitkFloat32)
+    real = sitk.WriteImage
+    written = []
+
+    def flaky(img, path, useCompression=True):
+        written.append(path)
+        if len(written) == 3:
+            raise RuntimeError("disk full")
+        real(img, path, useCompression)
+
+    monkeypatch.setattr(atomic_io.sitk, "WriteImage", flaky)
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_io.write_images({tmp_path / f"o{i}.nii.gz": image for i in range(3)})
+    assert len(written) == 3 and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(atomic_io.sitk, "WriteImage", real)
+    assert [p.name for p in atomic_io.write_images({tmp_path / "a.nii.gz": image, tmp_path / "b.nrrd": image})] == [
+        "a.nii.gz", "b.nrrd"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nii.gz", "b.nrrd"]

@@ -53,7 +53,7 @@ def _read_landmarks(path: str, role: str):
 
 
 def run_pair(args: argparse.Namespace) -> int:
-    from SpineCoreLib.atomic_io import write_image, write_json
+    from SpineCoreLib.atomic_io import write_images, write_json
     from SpineCoreLib.geometry import Grid
     from SpineCoreLib.resample import NoOverlapError, resample
     from SpineLandmarkRegistrationLib.pair_export import write_transform
@@ -95,11 +95,10 @@ def run_pair(args: argparse.Namespace) -> int:
             outputs[args.output_labels] = resample(labels, domain, itk, "nearest", 0)
     except NoOverlapError as exc:
         raise CLIError(str(exc)) from exc
+    write_images(outputs)  # the images together, then the transform and the report
     write_transform(itk, args.output_transform)
     if args.report:
         write_json(args.report, report)
-    for path, img in outputs.items():
-        write_image(img, path)
     print(f"{args.mode} registration of {len(reg.report.matched)} landmark pairs: RMS {reg.report.rms_mm:.2f} mm")
     for w in reg.report.warnings:
         print(f"warning: {w}")

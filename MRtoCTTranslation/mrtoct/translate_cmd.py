@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from MRtoCTTranslationLib.models.card import ModelError
     from MRtoCTTranslationLib.models.registry import default_model_name, local_card, resolve
     from MRtoCTTranslationLib.translator import check_input, load_model, translate_image
-    from SpineCoreLib.atomic_io import write_image
+    from SpineCoreLib.atomic_io import write_images
 
     _check(args)
     options = options_from_args(args)
@@ -103,11 +103,8 @@ def run(args: argparse.Namespace) -> int:
             res = translate_image(model, image, options, progress)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
-    write_image(res.image, args.output)
-    if args.output_iso:
-        write_image(res.image_iso, args.output_iso)
-    if args.uncertainty and res.std is not None:
-        write_image(res.std, args.uncertainty)
+    outputs = {args.output: res.image, args.output_iso: res.image_iso, args.uncertainty: res.std}
+    write_images({path: image for path, image in outputs.items() if path and image is not None})  # all or none
     print(f"synthetic {res.target} written to {args.output} ({res.seconds:.1f} s, model {folder.name}, "
           f"{f'{res.steps} steps' if model.sampled else 'one pass'}, {res.precision})")
     return 0

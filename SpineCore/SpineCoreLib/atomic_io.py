@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,48 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def staged_folder(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``final``; on success move everything in it into ``final`` (created
+    if missing, entries of the same name replaced), on failure remove it: a failed or cancelled run leaves
+    no partial case, no empty folder."""
+    final = Path(final)
+    if not final.parent.is_dir():
+        raise FileNotFoundError(f"output folder {final.parent} does not exist: create it first")
+    staging = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+    staging.mkdir()
+    try:
+        yield staging
+        final.mkdir(exist_ok=True)
+        for entry in staging.iterdir():
+            target = final / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_images(images: dict[str | os.PathLike, sitk.Image], compress: bool = True) -> list[Path]:
+    """Write several images so that either all are written or none: every one goes to a temporary file
+    first, and the files are renamed onto their paths only when all were written."""
+    done: list[tuple[Path, Path]] = []
+    try:
+        for path, image in images.items():
+            dest = Path(path)
+            if not dest.parent.exists():
+                raise FileNotFoundError(f"output folder {dest.parent} does not exist: create it first")
+            tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp{_suffix(dest)}"
+            done.append((tmp, dest))
+            sitk.WriteImage(image, str(tmp), useCompression=compress)
+        for tmp, dest in done:
+            os.replace(tmp, dest)
+    finally:
+        for tmp, _ in done:
+            tmp.unlink(missing_ok=True)
+    return [dest for _, dest in done]
 
 
 def write_image(image: sitk.Image, path: str | os.PathLike, compress: bool = True) -> Path:

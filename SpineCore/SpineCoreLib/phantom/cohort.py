@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from SpineCoreLib.atomic_io import staged_folder
 from SpineCoreLib.manifest import write_manifest
 
 from .case import PhantomOptions, generate_case
@@ -32,16 +33,20 @@ def generate_cohort(
     split: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write ``cases`` cases and ``manifest.csv`` into ``out_dir``; return the manifest path."""
+    """Write ``cases`` cases and ``manifest.csv`` into ``out_dir``; return the manifest path. The cases are
+    made in a staging folder and moved into ``out_dir`` together at the end, so an interrupted run leaves
+    nothing behind."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     rows = []
-    for i in range(cases):
-        subject = f"sub-phantom{seed:04d}x{i:03d}"
-        paths = generate_case(out, subject, case_seed(seed, i), opts)
-        rows.append({"subject": subject, "split": split or split_of(i), **{k: str(v) for k, v in paths.items()}})
-        if progress:
-            progress(i + 1, cases)
-    manifest = write_manifest(out / "manifest.csv", rows)
+    with staged_folder(out) as staging:
+        for i in range(cases):
+            subject = f"sub-phantom{seed:04d}x{i:03d}"
+            paths = generate_case(staging, subject, case_seed(seed, i), opts)
+            rows.append({"subject": subject, "split": split or split_of(i), **{k: str(v) for k, v in paths.items()}})
+            if progress:
+                progress(i + 1, cases)
+        write_manifest(staging / "manifest.csv", rows)  # paths relative to its folder: valid once moved
+    manifest = out / "manifest.csv"
     log.info("wrote %d phantom cases and %s", cases, manifest)
     return manifest
