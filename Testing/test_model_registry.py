@@ -309,3 +309,23 @@ def test_metrics_read_the_same_in_the_panel_and_the_listing():
     metrics = {"held_out": {"cohort": "test8x", "t2w->CT": {"mae_body_hu": 95.1, "psnr_body_db": 18.9,
                                                              "ssim_body": 0.691}, "t2w->T1w": {"mae_body": 55.7}}}
     assert held_out_texts(metrics) == [("t2w->CT", "MAE 95 HU, PSNR 18.9 dB, SSIM 0.691"), ("t2w->T1w", "MAE 56 of 1000")]
+
+
+def test_weights_of_another_architecture_are_named_in_one_line(tmp_path):
+    """A card whose network differs from its weights (e.g. edited channels) is refused with one line
+    that counts and names what does not fit, not torch's multi-line dump."""
+    import shutil
+
+    from MRtoCTTranslationLib.models.card import read_card, write_card
+    from MRtoCTTranslationLib.translator import load_model
+
+    src = Path(__file__).resolve().parents[1] / "Resources" / "Models" / "ddim3d-default"
+    folder = tmp_path / "edited"
+    shutil.copytree(src, folder)
+    card = read_card(folder)
+    write_card(folder, card.replace(architecture={**card.architecture, "channels": [8, 16, 32]}))
+    with pytest.raises(ModelError) as err:
+        load_model(folder, "cpu")
+    message = str(err.value)
+    assert len(message.splitlines()) == 1 and "do not fit the architecture in the card" in message
+    assert "of another shape; first: " in message and "in the file" in message

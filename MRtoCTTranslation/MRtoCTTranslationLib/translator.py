@@ -28,8 +28,8 @@ from SpineCoreLib.orientation import canonical, model_grid, to_grid
 from .diffusion.networks import NetworkConfig, build_network, for_inference
 from .diffusion.schedule import CosineSchedule
 from .image_models import ImageModel, image_model
-from .models.card import ModelError, read_card
-from .models.folder import load_weights
+from .models.card import read_card
+from .models.folder import load_into, load_weights
 from .options import TranslationOptions
 from .precision import as_precision
 
@@ -64,11 +64,7 @@ def load_model(folder: str | Path, device: str = "auto") -> ImageModel | LatentM
         return load_latent_model(d, card, resolve_device(device))
     cfg = NetworkConfig.from_json(card.architecture)
     net = build_network(cfg)
-    state = load_weights(d, card)
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
+    load_into(net, load_weights(d, card), d)
     dev = resolve_device(device)
     for_inference(net.to(dev), cfg.spatial_dims)
     inten = card.intensity

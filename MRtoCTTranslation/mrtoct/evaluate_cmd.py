@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from SpineCoreLib.validation import check_overlap
+
 from .errors import CLIError
 from .inputs import read_image
 from .outputs import check_outputs
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     pred, ref = read_image(args.pred, "--pred", "ct"), read_image(args.ref, "--ref", "ct")
     pred_seg = read_image(args.pred_seg, "--pred-seg", "labels") if args.pred_seg else None
     ref_seg = read_image(args.ref_seg, "--ref-seg", "labels") if args.ref_seg else None
+    check_overlap(ref, pred, "--ref", "--pred")
     try:
         result = evaluate(pred, ref, pred_seg, ref_seg, levels)
     except (ValueError, RuntimeError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from MRtoCTTranslationLib.options import TranslationOptions
-from SpineCoreLib.validation import existing_file
+from SpineCoreLib.validation import check_memory, existing_file
 
 from .errors import CLIError, validated
 from .inputs import read_image
@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     image = read_image(args.input, "--input", "mr")
+    if card is not None:
+        check_memory(card.translation_bytes(image, options.samples), "--input", "translating this volume",
+                     "crop it to the spine or use fewer --samples")
     try:
         check_input(image)
         folder = resolve(options.model or default_model_name(), sha256=args.sha256)

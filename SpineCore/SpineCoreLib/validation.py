@@ -186,6 +186,23 @@ def check_image(image: sitk.Image, argument: str, kind: str = "image", name: str
         raise InputError(argument, f"{name} looks like a CT (air near -1000 HU): give the MR")
 
 
+def physical_box(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+    """The axis-aligned box (LPS mm) around the centres of an image's corner voxels."""
+    size = np.array(image.GetSize()) - 1
+    corners = [image.TransformContinuousIndexToPhysicalPoint([float(c) for c in size * np.array(bits)])
+               for bits in np.ndindex(2, 2, 2)]
+    pts = np.array(corners)
+    return pts.min(0), pts.max(0)
+
+
+def check_overlap(image: sitk.Image, other: sitk.Image, argument: str, other_name: str) -> None:
+    """Refuse two images that do not share any space (scores between them would mean nothing)."""
+    (lo1, hi1), (lo2, hi2) = physical_box(image), physical_box(other)
+    if np.any(np.minimum(hi1, hi2) < np.maximum(lo1, lo2)):
+        raise InputError(argument, f"does not overlap {other_name} in space: both must be on the same patient "
+                                   "position (register them first)")
+
+
 # ---------------------------------------------------------------------------------------------- outputs
 
 

@@ -134,7 +134,8 @@ def evaluate_cases() -> list[Case]:
     cases += _image_cases("evaluate", seg, "--ref-seg", LABEL_KINDS)
     for flag in ("--json", "--csv", "--figure"):
         cases += _output_cases("evaluate", [*base, flag, "{OUT}"], flag, ["{CT}", "{CT_OWN}"])
-    cases += _option_cases("evaluate", seg, [("--levels", "L9", "--levels"), ("--levels", "Z1-Z2", "--levels")])
+    cases += _option_cases("evaluate", seg, [("--levels", "L9", "--levels"), ("--levels", "Z1-Z2", "--levels"),
+                                             ("--ref", "{CT_FAR}", "does not overlap")])
     return cases
 
 

@@ -15,7 +15,7 @@ from SpineCoreLib.orientation import pad_to_multiple
 from ..diffusion.networks import for_inference
 from ..diffusion.schedule import CosineSchedule
 from ..models.card import ModelCard, ModelError
-from ..models.folder import load_weights
+from ..models.folder import load_into, load_weights
 from ..options import TranslationOptions
 from ..precision import Precision
 from .architecture import LatentArchitecture
@@ -99,10 +99,7 @@ def load_latent_model(folder: str | Path, card: ModelCard, device: torch.device)
         raise ModelError(f"{d}: the card's targets {[m.key for m in mods]} differ from the architecture's "
                          f"modalities {arch.modalities}: the card is inconsistent")
     nets = LatentNetworks(arch)
-    try:
-        nets.load_state_dict(load_weights(d, card))
-    except RuntimeError as exc:
-        raise ModelError(f"{d}: the weights do not fit the architecture in the card ({str(exc)[:120]}...)") from exc
+    load_into(nets, load_weights(d, card), d)
     for_inference(nets.to(device), 3)
     mr = {k: v for k, v in card.intensity["mr"].items() if k != "kind"}
     return LatentModel(d, card, arch, nets, mods, list(card.input_contrasts), MRMapping(**mr),

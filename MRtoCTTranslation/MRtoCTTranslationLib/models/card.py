@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from SpineCoreLib.atomic_io import write_json
 from SpineCoreLib.validation import coerce_fields
 
@@ -139,6 +141,14 @@ class ModelCard:
         if window is not None and self.kind != "latent" and len(window) != dims:
             raise ValueError(f"window needs {dims} sizes for model {self.name!r} ({dims}D), got {len(window)}")
         return name
+
+    def translation_bytes(self, image: object, samples: int = 1) -> float:
+        """Memory a translation of ``image`` needs: its extent on this model's isotropic grid, about 12
+        float32 copies while sampling (network inputs, noise, blend weights), one more per extra sample."""
+        from SpineCoreLib.orientation import model_grid
+
+        voxels = float(np.prod(model_grid(image, self.spacing_mm).size, dtype=float))
+        return voxels * 4.0 * (12 + max(0, samples - 1))
 
     @property
     def training_precision(self) -> str:

@@ -57,3 +57,19 @@ def load_weights(folder: str | os.PathLike, card: ModelCard | None = None) -> di
         return load_file(str(w))
     except Exception as exc:  # safetensors raises its own error types
         raise ModelError(f"{w} cannot be read as safetensors ({exc}); download the model again") from exc
+
+
+def load_into(net: torch.nn.Module, state: dict[str, torch.Tensor], folder: str | os.PathLike) -> None:
+    """Load ``state`` into ``net``; ModelError in one line naming what does not fit (missing, unexpected
+    or differently shaped tensors) when the weights belong to another architecture than the card's."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shaped = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or extra or shaped:
+        first = (f"{shaped[0]} is {tuple(state[shaped[0]].shape)} in the file, {tuple(own[shaped[0]].shape)} in the "
+                 f"card's network" if shaped else f"{(missing or extra)[0]} is {'missing' if missing else 'unexpected'}")
+        raise ModelError(f"{folder}: the weights do not fit the architecture in the card ({len(missing)} missing, "
+                         f"{len(extra)} unexpected, {len(shaped)} of another shape; first: {first}): the card and "
+                         "the weights come from different models")
+    net.load_state_dict(state)
