@@ -372,6 +372,13 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
             if not entry.get("available", True):
                 return _("{name}: not usable ({error})").format(name=name, error=entry.get("error", ""))
             lines = [entry.get("description", "")]
+            data = entry.get("training_data") or {}
+            if data.get("synthetic") is True:
+                lines.append(_("Trained on synthetic phantom data only: not validated on patients, not for "
+                               "clinical use."))
+            if data:
+                lines.append(_("Training data: {cohort} ({n} subjects). Intended use: {use}").format(
+                    cohort=data.get("cohort", "?"), n=data.get("subjects", "?"), use=entry.get("intended_use", "?")))
             if entry.get("input_modality"):
                 lines.append(_("Input: {m} ({c}), {s} mm").format(m=entry["input_modality"],
                                                                  c=", ".join(entry.get("input_contrasts") or []),
@@ -380,7 +387,7 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
                 lines.append(_("Default steps: {n} (the fewest within 0.3 dB PSNR of 20 on held-out cases)").format(
                     n=entry["default_steps"]))
             for key, text in held_out_texts(entry.get("metrics") or {}):
-                lines.append(_("Held-out {c}: {t}").format(c=key, t=text))
+                lines.append(_("Held-out {c}: {t}").format(c=key, t=text))  # the text names its cohort
             if entry.get("folder"):
                 lines.append(read_card(entry["folder"]).citation)
             elif entry.get("url"):

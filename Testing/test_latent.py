@@ -132,7 +132,7 @@ def test_modalities_map_intensities_and_cards_find_targets_case_insensitively():
     mods = [Modality(k, c) for k, c in MODALITIES.items()]
     from MRtoCTTranslationLib.models.card import SCHEMA_VERSION, ModelCard
 
-    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, "name": "m", "architecture": {"kind": "latent"},
+    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, **TEST_PROVENANCE, "name": "m", "architecture": {"kind": "latent"},
                                 "input_modality": "MR", "output_modality": "CT", "spacing_mm": 2.0, "intensity": {},
                                 "weights_sha256": "", "targets": [m.to_card() for m in mods]})
     assert [card.target_name(t) for t in (None, "", "T1W", "Stir", "pdw")] == ["CT", "CT", "T1w", "STIR", "PDw"]
@@ -197,6 +197,10 @@ def test_config_kind_and_checks(tmp_path):
 # ---------------------------------------------------------------------------------------------- sampling
 
 
+TEST_PROVENANCE = {"training_data": {"cohort": "none: untrained test network", "synthetic": True, "subjects": 0,
+                                     "source": "random weights"}, "intended_use": "tests only"}
+
+
 def _latent_model(prediction: str = "v"):
     from MRtoCTTranslationLib.latent.loaded import LatentModel
     from MRtoCTTranslationLib.models.card import SCHEMA_VERSION, ModelCard
@@ -207,7 +211,7 @@ def _latent_model(prediction: str = "v"):
     nets = LatentNetworks(arch)
     _jitter(nets)
     mods = [Modality(k, MODALITIES[k]) for k in arch.modalities]
-    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, "name": "tiny-latent", "architecture": arch.to_json(),
+    card = ModelCard.from_json({"schema_version": SCHEMA_VERSION, **TEST_PROVENANCE, "name": "tiny-latent", "architecture": arch.to_json(),
                                 "input_modality": "MR", "output_modality": "CT", "spacing_mm": 4.0, "intensity": {},
                                 "weights_sha256": "", "targets": [m.to_card() for m in mods]})
     return LatentModel(Path("."), card, arch, nets.eval(), mods, ["t1w", "t2w"], MRMapping(), CosineSchedule(), 4.0,

@@ -128,3 +128,41 @@ def test_no_card_dict_lookups_outside_the_card_module():
                 path.read_text(encoding="utf-8").splitlines(), 1) if lookup.search(line)]
     assert offenders == []
     assert lookup.search('x = card.get("name")') and lookup.search('card["name"]')
+
+
+def test_bundled_cards_say_they_learned_from_the_phantom_and_what_they_are_for():
+    for folder in BUNDLED:
+        card = read_card(folder)
+        assert card.synthetic_only and card.training_data.subjects == 28, folder.name
+        assert card.training_data.cohort.startswith("phantom cohort train40")
+        assert "synthetic spine phantom" in card.training_data.source and "no patient data" in card.training_data.source
+        assert "not for clinical use" in card.intended_use and "synthetic phantom" in card.description
+        assert card.provenance().startswith("trained on synthetic data, 28 subjects: phantom cohort")
+
+
+def test_older_cards_get_training_data_as_not_recorded_never_guessed():
+    raw = json.loads(SCHEMA1.read_text(encoding="utf-8"))
+    card = ModelCard.from_json(raw)
+    assert card.training_data.synthetic is None and card.training_data.subjects == raw["training"]["cases"]
+    assert "not recorded" in card.training_data.source and "not recorded" in card.intended_use
+    assert card.provenance().startswith("trained on data of unrecorded kind")
+    current = read_card(BUNDLED[0]).to_json()
+    current.pop("intended_use")
+    with pytest.raises(ModelError, match="lacks intended_use"):
+        ModelCard.from_json(current)
+    current = read_card(BUNDLED[0]).to_json()
+    current["training_data"] = {"cohort": "x"}
+    with pytest.raises(ModelError, match="training_data needs exactly"):
+        ModelCard.from_json(current)
+
+
+def test_the_listing_shows_training_data_and_a_phantom_warning(capsys):
+    from mrtoct.main import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    header, *rows = out.splitlines()
+    assert "TRAINED ON" in header
+    row = next(r for r in rows if r.startswith("ddim3d-default"))
+    assert "synthetic 28" in row and "(on phantom test cohort test8, first 4 cases)" in row
+    assert "not patient results: not for clinical use" in out

@@ -295,8 +295,8 @@ def test_list_models_and_cli(env, capsys):
     card_path.write_text(json.dumps(card))
     assert main(["models"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mine"))
-    assert row.endswith("held out t2w: MAE 35 HU, PSNR 28.3 dB, SSIM 0.923")
-    assert " 2 mm     6      held out" in row  # the STEPS column: the card's default steps
+    assert row.endswith("held out t2w: MAE 35 HU, PSNR 28.3 dB, SSIM 0.923 (on test)")  # with its cohort
+    assert " 2 mm     6      ?           held out" in row  # STEPS: the card's default; TRAINED ON: not recorded
 
 
 def test_metrics_read_the_same_in_the_panel_and_the_listing():
@@ -308,7 +308,9 @@ def test_metrics_read_the_same_in_the_panel_and_the_listing():
     assert metrics_text({"dice": 0.9}) is None
     metrics = {"held_out": {"cohort": "test8x", "t2w->CT": {"mae_body_hu": 95.1, "psnr_body_db": 18.9,
                                                              "ssim_body": 0.691}, "t2w->T1w": {"mae_body": 55.7}}}
-    assert held_out_texts(metrics) == [("t2w->CT", "MAE 95 HU, PSNR 18.9 dB, SSIM 0.691"), ("t2w->T1w", "MAE 56 of 1000")]
+    assert held_out_texts(metrics) == [("t2w->CT", "MAE 95 HU, PSNR 18.9 dB, SSIM 0.691 (on test8x)"),
+                                       ("t2w->T1w", "MAE 56 of 1000 (on test8x)")]  # never without the cohort
+    assert held_out_texts({"held_out": {"t2w": {"mae_body_hu": 1.0}}}) == [("t2w", "MAE 1 HU (on an unrecorded cohort)")]
 
 
 def test_weights_of_another_architecture_are_named_in_one_line(tmp_path):

@@ -193,6 +193,12 @@ def test_translation_logic_describes_the_bundled_model(slicer_standin: Any) -> N
     assert "ddim3d-default" in names
     text = logic.modelDescription("ddim3d-default")
     assert "Held-out t2w: MAE" in text and "Graf" in text and "2.0 mm" in text
+    lines = text.splitlines()
+    # what it learned from comes before any number, and every number names its cohort
+    warning = lines.index("Trained on synthetic phantom data only: not validated on patients, not for clinical use.")
+    assert warning < next(i for i, x in enumerate(lines) if x.startswith("Held-out"))
+    assert "Training data: phantom cohort train40" in text and "(28 subjects)" in text
+    assert all("(on phantom test cohort" in x for x in lines if x.startswith("Held-out"))
     steps = json.loads((Path(__file__).parents[1] / "Resources/Models/ddim3d-default/model.json").read_text())["inference_defaults"]["steps"]
     assert f"Default steps: {steps} (the fewest within 0.3 dB PSNR of 20" in text
     assert "Not in the catalogue" in logic.modelDescription("no-such-model")

@@ -163,6 +163,9 @@ def test_background_job_reports_progress_and_finishes(slicer_standin, mrml_scene
     assert job.state == "finished" and job.fraction == pytest.approx(0.9, abs=0.05)
     assert any("translating to CT with ddim3d-default, 2 steps" in x for x in lines)
     assert any("precision fp32 on cpu (fp32: CPU capability" in x for x in lines), lines
+    assert any("model ddim3d-default: trained on synthetic data, 28 subjects: phantom cohort train40" in x
+               for x in lines), lines
+    assert any("trained on synthetic phantom data only" in x and "not for clinical use" in x for x in lines)
     out = job.commit()
     assert out.segmentation is None and out.metrics_table is None and out.uncertainty is None
     assert out.sct.GetName() == f"{nodes['mr_t1w'].GetName()}_sCT"

@@ -122,6 +122,10 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
     log.info("translating to %s with %s, %s", target, model.name,
              f"{steps} steps" if model.sampled else "one pass")
     log.info("%s", prec.describe())
+    log.info("model %s: %s", model.name, model.card.provenance())
+    if model.card.synthetic_only:
+        log.warning("model %s was trained on synthetic phantom data only: not validated on patients, not for "
+                    "clinical use", model.name)
     mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True))
     mr_values = model.mr_map.forward(mr)
     outs = []

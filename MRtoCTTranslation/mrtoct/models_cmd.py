@@ -61,16 +61,28 @@ def _metrics(e: dict) -> str:
     return ", ".join(parts) or "-"
 
 
+def _data(e: dict) -> str:
+    """What the model was trained on, in a word and a count (synthetic 28, real 120, ? if not recorded)."""
+    data = e.get("training_data") or {}
+    if not data:
+        return "-"
+    kind = {True: "synthetic", False: "real"}.get(data.get("synthetic"), "?")
+    return f"{kind} {data['subjects']}" if isinstance(data.get("subjects"), int) else kind
+
+
 def format_table(entries: list[dict], default: str) -> str:
-    rows = [("NAME", "SOURCE", "KIND", "INPUTS", "SPACING", "STEPS", "METRICS")]
+    rows = [("NAME", "SOURCE", "KIND", "INPUTS", "SPACING", "STEPS", "TRAINED ON", "METRICS")]
     for e in entries:
         name = e["name"] + (" *" if e["name"] == default else "")
-        rows.append((name, e["source"], _kind(e), _inputs(e), _spacing(e), _steps(e), _metrics(e)))
+        rows.append((name, e["source"], _kind(e), _inputs(e), _spacing(e), _steps(e), _data(e), _metrics(e)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in rows]
     notes = [f"{e['name']} ({e['source']}): {e['error']}" for e in entries if e.get("error")]
     out = "\n".join(line.rstrip() for line in lines)
     out += f"\n* default model ({default})"
+    if any((e.get("training_data") or {}).get("synthetic") is True for e in entries):
+        out += ("\nsynthetic: trained on the project's synthetic phantom only, for demonstration and testing; "
+                "the metrics are phantom metrics, not patient results: not for clinical use")
     if notes:
         out += "\n" + "\n".join(notes)
     return out

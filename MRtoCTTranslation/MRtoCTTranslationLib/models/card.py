@@ -25,13 +25,14 @@ from SpineCoreLib.validation import coerce_fields
 
 CARD = "model.json"
 WEIGHTS = "model.safetensors"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KINDS = ("diffusion", "pix2pix", "latent")
-JSON_ORDER = ("schema_version", "name", "description", "architecture", "diffusion", "input_modality", "input_contrasts",
+JSON_ORDER = ("schema_version", "name", "description", "training_data", "intended_use", "architecture", "diffusion", "input_modality", "input_contrasts",
               "output_modality", "targets", "default_target", "spacing_mm", "orientation", "intensity", "training",
               "metrics", "inference_defaults", "license", "citation", "weights_sha256", "weights_dtype")
 REQUIRED = ("name", "architecture", "input_modality", "output_modality", "spacing_mm", "intensity",
-            "weights_sha256")
+            "weights_sha256", "training_data", "intended_use")
+NOT_RECORDED = "not recorded (a card written before schema 3)"
 
 
 class ModelError(ValueError):
@@ -57,6 +58,25 @@ class InferenceDefaults:
 
 
 @dataclass(frozen=True)
+class TrainingData:
+    """What a model learned from, as a user must see it next to any number it reports."""
+
+    cohort: str  # e.g. "phantom cohort train40 (mrtoct phantom --cases 40 --seed 100), train split"
+    synthetic: bool | None  # True: generated data (the project's phantom); False: real scans; None: not recorded
+    subjects: int | None  # subjects the model was trained on
+    source: str  # where the data came from
+
+    def describe(self) -> str:
+        """One line: "synthetic data, 28 subjects: <cohort>"."""
+        kind = {True: "synthetic data", False: "real scans", None: "data of unrecorded kind"}[self.synthetic]
+        count = f", {self.subjects} subjects" if self.subjects is not None else ""
+        return f"{kind}{count}: {self.cohort}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     architecture: dict[str, Any]
@@ -65,6 +85,8 @@ class ModelCard:
     spacing_mm: float
     intensity: dict[str, Any]
     weights_sha256: str = ""  # filled in by ``models.folder.save_model``
+    training_data: TrainingData = TrainingData(NOT_RECORDED, None, None, NOT_RECORDED)
+    intended_use: str = NOT_RECORDED
     description: str = ""
     diffusion: dict[str, Any] | None = None
     input_contrasts: tuple[str, ...] = ()
@@ -161,9 +183,19 @@ class ModelCard:
         """A copy whose ``metrics`` has these sections set (e.g. ``held_out``, ``steps_curve``)."""
         return self.replace(metrics={**self.metrics, **sections})
 
+    @property
+    def synthetic_only(self) -> bool:
+        """Whether the model learned from generated data only (what every user-facing view must say)."""
+        return self.training_data.synthetic is True
+
+    def provenance(self) -> str:
+        """"trained on <training data>; intended use: <...>", for panels, listings and logs."""
+        return f"trained on {self.training_data.describe()}; intended use: {self.intended_use}"
+
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["inference_defaults"] = self.inference_defaults.to_json()
+        d["training_data"] = self.training_data.to_json()
         d["input_contrasts"] = list(self.input_contrasts)
         if self.targets:
             d["targets"] = [dict(t) for t in self.targets]
@@ -187,8 +219,10 @@ class ModelCard:
                              "update SpineMRtoCT or restore the card")
         given = d.get("inference_defaults") or {}
         try:
-            fields = coerce_fields(cls, {k: v for k, v in d.items() if k != "inference_defaults"}, source)
+            fields = coerce_fields(cls, {k: v for k, v in d.items() if k not in ("inference_defaults", "training_data")},
+                                   source)
             inf = InferenceDefaults(**coerce_fields(InferenceDefaults, given, f"{source}: inference_defaults"))
+            fields["training_data"] = _training_data(d["training_data"], source)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{source}: inference_defaults {given} are invalid ({exc})" if "inference" in str(exc)
                              or isinstance(exc, TypeError) else str(exc)) from exc
@@ -199,13 +233,24 @@ class ModelCard:
                       "targets": tuple(fields.get("targets") or ())})
 
 
+def _training_data(raw: object, source: str) -> TrainingData:
+    if not isinstance(raw, dict):
+        raise ModelError(f"{source}: training_data must be a mapping (cohort, synthetic, subjects, source), got {raw!r}")
+    names = {f.name for f in dataclasses.fields(TrainingData)}
+    if set(raw) != names:
+        raise ModelError(f"{source}: training_data needs exactly {sorted(names)}, got {sorted(raw)}")
+    return TrainingData(**coerce_fields(TrainingData, raw, f"{source}: training_data"))
+
+
 def migrate(raw: dict[str, Any], source: str = "card") -> dict[str, Any]:
     """The card's JSON in the current schema (a new dict; ``raw`` is untouched).
 
     Schema 1 (``"version": 1``, or no version) left to every reader what to assume where a field was
     missing: architecture kind (diffusion), ``inference_defaults`` steps (20), window (3D: 128x128x32
     voxels, 2D: whole slices) and overlap (0.25), ``weights_dtype`` (float32), training precision (fp32).
-    Schema 2 writes them all, under ``schema_version``.
+    Schema 2 writes them all, under ``schema_version``. Schema 3 adds the required ``training_data``
+    (cohort, synthetic or real, subjects, source) and ``intended_use``; older cards get them as not
+    recorded.
     """
     d = {k: v for k, v in raw.items()}
     version = d.pop("schema_version", None) or d.pop("version", 1)
@@ -217,6 +262,19 @@ def migrate(raw: dict[str, Any], source: str = "card") -> dict[str, Any]:
     d.pop("version", None)
     if version == 1:
         d = _from_schema_1(d)
+    if version <= 2:
+        d = _from_schema_2(d)
+    return d
+
+
+def _from_schema_2(d: dict[str, Any]) -> dict[str, Any]:
+    """Schema 3 requires ``training_data`` and ``intended_use``. An older card did not record them: the
+    subject count comes from its training section, the rest is said to be unknown, never guessed."""
+    training = d.get("training") if isinstance(d.get("training"), dict) else {}
+    cases = training.get("cases")
+    d.setdefault("training_data", {"cohort": str(training.get("manifest") or NOT_RECORDED), "synthetic": None,
+                                   "subjects": cases if isinstance(cases, int) else None, "source": NOT_RECORDED})
+    d.setdefault("intended_use", NOT_RECORDED)
     return d
 
 

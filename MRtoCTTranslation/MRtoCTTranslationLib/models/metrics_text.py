@@ -22,11 +22,13 @@ def metrics_text(values: dict) -> str | None:
 
 
 def held_out_texts(metrics: dict) -> list[tuple[str, str]]:
-    """(input or input->target, text) for every held-out entry of a card's metrics that has numbers."""
+    """(input or input->target, text) for every held-out entry of a card's metrics that has numbers; the
+    text names the cohort the numbers were measured on, so no number stands without it."""
     held = metrics.get("held_out") if isinstance(metrics.get("held_out"), dict) else {}
+    cohort = held.get("cohort") if isinstance(held.get("cohort"), str) else "an unrecorded cohort"
     out = []
     for key, values in held.items():
         text = metrics_text(values) if isinstance(values, dict) else None
         if text:
-            out.append((key, text))
+            out.append((key, f"{text} (on {cohort})"))
     return out

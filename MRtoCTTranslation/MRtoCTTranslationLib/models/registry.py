@@ -360,6 +360,8 @@ def card_summary(card: ModelCard) -> dict:
         "metrics": finite_json(card.metrics),
         "license": card.license,
         "description": card.description,
+        "training_data": card.training_data.to_json(),
+        "intended_use": card.intended_use,
     }
 
 

@@ -89,6 +89,10 @@ class RunConfig:
     name: str = "model"
     description: str = ""
     license: str = "Apache-2.0"
+    # what the card tells every user about the data (training_data) and the purpose (intended_use)
+    data_source: str = ""  # where the training data came from
+    synthetic_data: bool | None = None  # True for generated data such as the phantom, False for real scans
+    intended_use: str = "research; not validated for clinical use"
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike):
