@@ -286,3 +286,51 @@ def test_demo_command_records_its_steps_and_precision(tmp_path, capsys):
     assert "mrtoct demo: precision fp32 on cpu (fp32: CPU capability" in said.err
     assert main(["demo", "--out", str(tmp_path / "none"), "--steps", "0"]) == 2
     assert not (tmp_path / "none").exists()
+
+
+def test_synthrad_protocol_matches_values_computed_by_hand():
+    """Constant images: MAE and PSNR follow from the difference, SSIM from its luminance term alone
+    (no variance), on the shifted, clipped values; clipping applies to PSNR and SSIM, not to MAE."""
+    import math
+
+    from SpineCoreLib.evaluation.synthrad import synthrad_metrics
+
+    ct, sct = np.zeros((12, 12, 12)), np.full((12, 12, 12), 100.0)
+    m = synthrad_metrics(ct, sct)
+    c1 = (0.01 * 4024.0) ** 2
+    x, y = 0.0 + 1024.0, 100.0 + 1024.0
+    assert m["mae_hu"] == pytest.approx(100.0)
+    assert m["psnr_db"] == pytest.approx(20 * math.log10(4024.0 / 100.0))  # 32.09 dB
+    assert m["ssim"] == pytest.approx((2 * x * y + c1) / (x * x + y * y + c1), rel=1e-9)
+    hot = synthrad_metrics(ct, np.full(ct.shape, 5000.0))  # beyond the 3000 HU top of the range
+    assert hot["mae_hu"] == pytest.approx(5000.0) and hot["psnr_db"] == pytest.approx(20 * math.log10(4024.0 / 3000.0))
+    mask = np.zeros(ct.shape)
+    mask[:, :6] = 1
+    sct2 = sct.copy()
+    sct2[:, 6:] = 1000.0  # outside the mask: no effect on MAE or PSNR
+    masked = synthrad_metrics(ct, sct2, mask)
+    assert masked["mae_hu"] == pytest.approx(100.0) and masked["psnr_db"] == pytest.approx(m["psnr_db"])
+    assert synthrad_metrics(ct, ct)["ssim"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="mask is empty"):
+        synthrad_metrics(ct, sct, np.zeros(ct.shape))
+
+
+def test_cli_reports_both_protocols_inside_a_given_mask(tmp_path, capsys):
+    ref = sitk.GetImageFromArray(np.full((12, 14, 16), -1000.0, np.float32))
+    arr = sitk.GetArrayFromImage(ref)
+    arr[2:10, 3:11, 4:12] = 60.0
+    arr[5:7, 6:8, 7:9] = 900.0
+    ref = sitk.GetImageFromArray(arr)
+    pred = sitk.GetImageFromArray(arr + 25.0)
+    mask = sitk.GetImageFromArray((arr > -500).astype(np.uint8))
+    for name, img in (("ref", ref), ("pred", pred), ("mask", mask)):
+        sitk.WriteImage(img, str(tmp_path / f"{name}.nii.gz"))
+    out = tmp_path / "rows.json"
+    assert main(["evaluate", "--pred", str(tmp_path / "pred.nii.gz"), "--ref", str(tmp_path / "ref.nii.gz"),
+                 "--mask", str(tmp_path / "mask.nii.gz"), "--protocol", "project", "synthrad",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "body: MAE 25.0 HU" in text and "synthrad protocol: MAE 25.0 HU, PSNR 44.13 dB" in text
+    rows = json.loads(out.read_text())
+    assert {r["group"] for r in rows} == {"image", "synthrad"}
+    assert next(r["value"] for r in rows if r["metric"] == "psnr_db") == pytest.approx(20 * np.log10(4024 / 25))

@@ -19,6 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pred-seg", default=None, help="vertebra labels of the synthetic CT (VerSe IDs)")
     p.add_argument("--ref-seg", default=None, help="reference vertebra labels (VerSe IDs)")
     p.add_argument("--levels", default=None, help="score only these reference levels, e.g. L1-L5")
+    p.add_argument("--mask", default=None, help="label image of the region to score (any non-zero voxel), e.g. a "
+                   "SynthRAD mask; default: the reference's body (project) or the whole image (synthrad)")
+    p.add_argument("--protocol", nargs="+", choices=("project", "synthrad"), default=["project"],
+                   help="project: MAE/PSNR/SSIM in a 2000 HU range inside the body and dilated bone; synthrad: "
+                        "the SynthRAD challenge's definitions ([-1024, 3000] HU, its masked SSIM); both can be given")
     p.add_argument("--json", default=None, help="write the results table as JSON")
     p.add_argument("--csv", default=None, help="write the results table as CSV")
     p.add_argument("--figure", default=None, help="write a PNG: mid-sagittal error and HU histograms")
@@ -42,11 +47,16 @@ def _fmt(v: float, spec: str) -> str:
 
 def summary(result: dict) -> list[str]:
     """Short human-readable lines of an evaluation result."""
-    m = result["image"]
-    lines = [f"body: MAE {_fmt(m['mae_body_hu'], '.1f')} HU, PSNR {_fmt(m['psnr_body_db'], '.2f')} dB, "
-             f"SSIM {_fmt(m['ssim_body'], '.3f')}",
-             f"bone: MAE {_fmt(m['mae_bone_hu'], '.1f')} HU, PSNR {_fmt(m['psnr_bone_db'], '.2f')} dB, "
-             f"SSIM {_fmt(m['ssim_bone'], '.3f')}"]
+    m, lines = result["image"], []
+    if m:
+        lines += [f"body: MAE {_fmt(m['mae_body_hu'], '.1f')} HU, PSNR {_fmt(m['psnr_body_db'], '.2f')} dB, "
+                  f"SSIM {_fmt(m['ssim_body'], '.3f')}",
+                  f"bone: MAE {_fmt(m['mae_bone_hu'], '.1f')} HU, PSNR {_fmt(m['psnr_bone_db'], '.2f')} dB, "
+                  f"SSIM {_fmt(m['ssim_bone'], '.3f')}"]
+    s = result.get("synthrad")
+    if s:
+        lines.append(f"synthrad protocol: MAE {_fmt(s['mae_hu'], '.1f')} HU, PSNR {_fmt(s['psnr_db'], '.2f')} dB, "
+                     f"SSIM {_fmt(s['ssim'], '.3f')}")
     seg = result.get("segmentation")
     if seg:
         per = ", ".join(f"{lv} {_fmt(d['strict'], '.2f')}/{_fmt(d['shift_tolerant'], '.2f')}"
@@ -65,13 +75,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("give both --pred-seg and --ref-seg, or neither")
     levels = _levels(args.levels)
     check_outputs({"--json": args.json, "--csv": args.csv, "--figure": args.figure},
-                  [args.pred, args.ref, args.pred_seg, args.ref_seg])
+                  [args.pred, args.ref, args.pred_seg, args.ref_seg, args.mask])
     pred, ref = read_image(args.pred, "--pred", "ct"), read_image(args.ref, "--ref", "ct")
     pred_seg = read_image(args.pred_seg, "--pred-seg", "labels") if args.pred_seg else None
     ref_seg = read_image(args.ref_seg, "--ref-seg", "labels") if args.ref_seg else None
     check_overlap(ref, pred, "--ref", "--pred")
+    mask = read_image(args.mask, "--mask", "labels") if args.mask else None
+    if mask is not None:
+        check_overlap(mask, ref, "--mask", "--ref")
     try:
-        result = evaluate(pred, ref, pred_seg, ref_seg, levels)
+        result = evaluate(pred, ref, pred_seg, ref_seg, levels, mask, tuple(args.protocol))
     except (ValueError, RuntimeError) as exc:
         raise CLIError(str(exc).strip().splitlines()[-1]) from exc
     rows = result["rows"]

@@ -62,12 +62,13 @@ def bone_region(ref_hu: np.ndarray, body: np.ndarray, threshold: float = 200.0,
     return ndimage.binary_dilation(ref_hu > threshold, iterations=dilation) & body
 
 
-def image_metrics(pred_hu: np.ndarray, ref_hu: np.ndarray) -> dict[str, float]:
-    """MAE, PSNR and SSIM inside the reference's body and inside its dilated bone (NaN without bone).
+def image_metrics(pred_hu: np.ndarray, ref_hu: np.ndarray, region: np.ndarray | None = None) -> dict[str, float]:
+    """MAE, PSNR and SSIM inside the reference's body (or a given ``region``, which then stands for the
+    body) and inside its dilated bone (NaN without bone).
 
     Keys: mae_body_hu, psnr_body_db, ssim_body, mae_bone_hu, psnr_bone_db, ssim_bone.
     """
-    body = body_mask(ref_hu)
+    body = body_mask(ref_hu) if region is None else np.asarray(region) > 0
     bone = bone_region(ref_hu, body)
     s = ssim_map(pred_hu, ref_hu)
     out = {}

@@ -135,7 +135,10 @@ def evaluate_cases() -> list[Case]:
     for flag in ("--json", "--csv", "--figure"):
         cases += _output_cases("evaluate", [*base, flag, "{OUT}"], flag, ["{CT}", "{CT_OWN}"])
     cases += _option_cases("evaluate", seg, [("--levels", "L9", "--levels"), ("--levels", "Z1-Z2", "--levels"),
-                                             ("--ref", "{CT_FAR}", "does not overlap")])
+                                             ("--ref", "{CT_FAR}", "does not overlap"),
+                                             ("--mask", "{MR}", "no label map"), ("--mask", "{MISSING}", "does not exist"),
+                                             ("--mask", "{NAN}", "NaN or infinite"),
+                                             ("--protocol", "dose", "invalid choice")])
     return cases
 
 

@@ -34,17 +34,34 @@ def on_grid(image: sitk.Image, reference: sitk.Image, labels: bool = False) -> s
     return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, AIR_HU, sitk.sitkFloat32)
 
 
+PROTOCOLS = ("project", "synthrad")
+
+
 def evaluate(pred: sitk.Image, ref: sitk.Image, pred_seg: sitk.Image | None = None,
-             ref_seg: sitk.Image | None = None, levels: list[str] | None = None) -> dict:
+             ref_seg: sitk.Image | None = None, levels: list[str] | None = None, mask: sitk.Image | None = None,
+             protocols: tuple[str, ...] = ("project",)) -> dict:
     """Image metrics, and vertebra Dice when both label maps are given, on the reference's grid.
 
-    Returns ``{"image": image_metrics(...), "segmentation": segmentation_metrics(...) or None,
-    "rows": the same as a flat table (see :mod:`.table`)}``. Labels are compared on ``ref_seg``'s
-    grid; ``levels`` limits the per-vertebra scores.
+    Returns ``{"image": image_metrics(...), "synthrad": synthrad_metrics(...) when asked,
+    "segmentation": segmentation_metrics(...) or None, "rows": the same as a flat table (see
+    :mod:`.table`)}``. ``mask`` (nearest neighbour onto the reference's grid) is the region scored by
+    both protocols; without it the project's protocol scores the reference's body and SynthRAD's the
+    whole image. Labels are compared on ``ref_seg``'s grid; ``levels`` limits the per-vertebra scores.
     """
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol {unknown[0]!r}: use {' or '.join(PROTOCOLS)}")
     pred_hu = sitk.GetArrayFromImage(on_grid(pred, ref)).astype(np.float32)
     ref_hu = sitk.GetArrayFromImage(ref).astype(np.float32)
-    result: dict = {"image": image_metrics(pred_hu, ref_hu), "segmentation": None}
+    region = sitk.GetArrayFromImage(on_grid(mask, ref, labels=True)) > 0 if mask is not None else None
+    if region is not None and not region.any():
+        raise ValueError("the mask holds no voxel inside the reference CT: give a mask of the scored region")
+    result: dict = {"image": image_metrics(pred_hu, ref_hu, region) if "project" in protocols else {},
+                    "segmentation": None}
+    if "synthrad" in protocols:
+        from .synthrad import synthrad_metrics
+
+        result["synthrad"] = synthrad_metrics(ref_hu, pred_hu, region)
     if pred_seg is not None and ref_seg is not None:
         p = sitk.GetArrayFromImage(on_grid(pred_seg, ref_seg, labels=True))
         result["segmentation"] = segmentation_metrics(p, sitk.GetArrayFromImage(ref_seg), levels)

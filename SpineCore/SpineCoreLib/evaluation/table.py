@@ -25,6 +25,8 @@ def result_rows(result: dict, group_prefix: str = "") -> list[dict]:
     """Rows of an evaluation result ``{"image": {...}, "segmentation": {...} or None}``."""
     rows = [{"group": f"{group_prefix}image", "level": "", "metric": k, "value": v}
             for k, v in (result.get("image") or {}).items()]
+    rows += [{"group": f"{group_prefix}synthrad", "level": "", "metric": k, "value": v}
+             for k, v in (result.get("synthrad") or {}).items()]
     seg = result.get("segmentation")
     if seg:
         for level, d in seg["levels"].items():
