@@ -13,6 +13,7 @@ from . import (
     bench_cmd,
     demo_cmd,
     evaluate_cmd,
+    import_cmd,
     landmarks_cmd,
     models_cmd,
     phantom_cmd,
@@ -23,8 +24,8 @@ from . import (
 )
 from .errors import CLIError
 
-SUBCOMMANDS = (phantom_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, segment_cmd, evaluate_cmd,
-               models_cmd, demo_cmd, bench_cmd)
+SUBCOMMANDS = (phantom_cmd, import_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, segment_cmd,
+               evaluate_cmd, models_cmd, demo_cmd, bench_cmd)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,0 +1,42 @@
+"""``mrtoct import FORMAT SRC --out DIR``: a public dataset's layout as a manifest, nothing copied."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import CLIError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from SpineCoreLib.importers import FORMATS
+
+    p = sub.add_parser("import", help="write a manifest for a dataset in a known layout (files are referred to, "
+                                      "not copied)")
+    p.add_argument("format", choices=sorted(FORMATS), help="the dataset's layout")
+    p.add_argument("src", help="the dataset's folder")
+    p.add_argument("--out", required=True, help="folder for manifest.csv")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing manifest.csv in --out")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from SpineCoreLib.importers import FORMATS
+    from SpineCoreLib.manifest import write_manifest
+    from SpineCoreLib.validation import InputError, output_folder
+
+    src = Path(args.src)
+    if not src.is_dir():
+        raise CLIError(f"SRC {src} is not a folder: give the dataset's folder")
+    out = output_folder(args.out, "--out")
+    manifest = out / "manifest.csv"
+    if manifest.exists() and not args.overwrite:
+        raise CLIError(f"--out {out} already holds manifest.csv: choose another folder or add --overwrite")
+    try:
+        rows = FORMATS[args.format](src)
+    except InputError as exc:
+        raise CLIError(f"{args.format}: {exc}") from exc
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(manifest, rows)
+    print(f"{len(rows)} subject(s) of {src} ({args.format}) listed in {manifest}")
+    return 0
