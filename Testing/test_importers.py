@@ -54,3 +54,24 @@ def test_a_folder_in_another_layout_is_refused_with_what_was_expected(tmp_path, 
     assert len(err.splitlines()) == 1 and "sub-<label>/[ses-<label>/]anat/" in err and not out.exists()
     assert main(["import", "bids", str(tmp_path / "nowhere"), "--out", str(out)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_synthrad_task1_subjects_of_both_editions(tmp_path):
+    for edition, ext, regions in (("synthrad2023", "nii.gz", ("brain", "pelvis")),
+                                  ("synthrad2025", "mha", ("HN", "TH", "AB"))):
+        src = tmp_path / edition
+        for i, region in enumerate(regions):
+            subject = src / "Task1" / region / f"1{region[0]}A00{i}"
+            for name in ("mr", "ct", "mask"):
+                _image(subject / f"{name}.{ext}")
+        _image(src / "Task1" / regions[0] / "1XA999" / f"mr.{ext}")  # no CT: not a pair, left out
+        (src / "Task1" / "overview").mkdir()
+        out = tmp_path / f"out-{edition}"
+        assert main(["import", edition, str(src), "--out", str(out)]) == 0
+        rows = read_manifest(out / "manifest.csv")
+        assert [r["region"] for r in rows] == list(regions)
+        assert all(r["mr"].endswith(f"mr.{ext}") and r["ct_mrworld"].endswith(f"ct.{ext}")
+                   and r["mask"].endswith(f"mask.{ext}") for r in rows)
+        other = "synthrad2025" if edition == "synthrad2023" else "synthrad2023"
+        assert main(["import", other, str(src), "--out", str(tmp_path / f"wrong-{edition}")]) == 2  # other layout
+        assert main(["import", edition, str(src / "Task1"), "--out", str(tmp_path / f"again-{edition}")]) == 0

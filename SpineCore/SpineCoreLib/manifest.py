@@ -29,6 +29,15 @@ def _text(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
     return buf.getvalue()
 
 
+FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".json", ".csv", ".tfm", ".h5", ".hdf5", ".mat", ".txt")
+
+
+def _looks_like_path(value: str) -> bool:
+    """A file path (relative ones are resolved against the manifest's folder), not a label such as a
+    region or site name."""
+    return "/" in value or "\\" in value or value.lower().endswith(FILE_SUFFIXES)
+
+
 def relative_row(row: dict[str, str | os.PathLike], manifest_dir: Path) -> dict[str, str]:
     """Make a row's paths (absolute, or relative to the working folder) relative to ``manifest_dir``.
 
@@ -37,7 +46,7 @@ def relative_row(row: dict[str, str | os.PathLike], manifest_dir: Path) -> dict[
     out: dict[str, str] = {}
     for k, v in row.items():
         s = str(v)
-        if k not in ("subject", "split") and s:
+        if k not in ("subject", "split") and s and _looks_like_path(s):
             full = Path(s).resolve()
             try:
                 s = full.relative_to(manifest_dir.resolve()).as_posix()
@@ -75,7 +84,7 @@ def read_manifest(path: str | os.PathLike) -> list[dict[str, str]]:
         out = {}
         for k, v in row.items():
             v = v or ""
-            if k not in ("subject", "split") and v and not os.path.isabs(v):
+            if k not in ("subject", "split") and v and not os.path.isabs(v) and _looks_like_path(v):
                 v = str((p.parent / v).resolve())
             out[k] = v
         rows.append(out)
