@@ -75,3 +75,34 @@ def test_synthrad_task1_subjects_of_both_editions(tmp_path):
         other = "synthrad2025" if edition == "synthrad2023" else "synthrad2023"
         assert main(["import", other, str(src), "--out", str(tmp_path / f"wrong-{edition}")]) == 2  # other layout
         assert main(["import", edition, str(src / "Task1"), "--out", str(tmp_path / f"again-{edition}")]) == 0
+
+
+def test_verse_ct_labels_and_centroids_as_point_lists(tmp_path):
+    """Centroids in other axis codes than the image's are carried over axis by axis (an opposite code counts
+    from the far end), then placed by the CT's geometry; NaN centroids are left out."""
+    import json
+
+    from SpineCoreLib.markups_io import read_markups_json
+
+    src = tmp_path / "verse"
+    ct = sitk.GetImageFromArray(np.full((14, 12, 10), -1000, np.int16))  # size (i, j, k) = (10, 12, 14)
+    ct.SetSpacing((0.8, 0.9, 1.5))
+    ct.SetOrigin((5.0, -7.0, 30.0))  # identity direction: i to L, j to P, k to S (axis codes L, P, S)
+    stem = "sub-verse900_dir-ax"
+    (src / "rawdata" / "sub-verse900").mkdir(parents=True)
+    sitk.WriteImage(ct, str(src / "rawdata" / "sub-verse900" / f"{stem}_ct.nii.gz"))
+    deriv = src / "derivatives" / "sub-verse900"
+    _image(deriv / f"{stem}_seg-vert_msk.nii.gz")
+    (deriv / f"{stem}_seg-subreg_ctd.json").write_text(json.dumps(
+        [{"direction": ["P", "I", "R"]}, {"label": 22, "X": 4.0, "Y": 3.0, "Z": 2.5},
+         {"label": 26, "X": 1.0, "Y": 1.0, "Z": 1.0}, {"label": 23, "X": float("nan"), "Y": 1.0, "Z": 1.0}]))
+    out = tmp_path / "out"
+    assert main(["import", "verse", str(src), "--out", str(out)]) == 0
+    (row,) = read_manifest(out / "manifest.csv")
+    assert row["subject"] == stem and row["ct"].endswith(f"{stem}_ct.nii.gz") and row["ct_seg"].endswith("msk.nii.gz")
+    points = read_markups_json(row["ct_landmarks"]).defined()
+    assert sorted(points) == ["L3-body", "S1-body"]
+    index = (10 - 2.5, 4.0, 14 - 3.0)  # i (L) from R: far end; j (P) from P: as is; k (S) from I: far end
+    lps = np.array([5.0 + 0.8 * index[0], -7.0 + 0.9 * index[1], 30.0 + 1.5 * index[2]])
+    np.testing.assert_allclose(points["L3-body"], lps * [-1, -1, 1], atol=1e-5)
+    assert main(["import", "verse", str(tmp_path / "out"), "--out", str(tmp_path / "o2")]) == 2  # not VerSe

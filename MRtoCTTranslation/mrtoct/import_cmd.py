@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from SpineCoreLib.atomic_io import staged_folder
     from SpineCoreLib.importers import FORMATS
     from SpineCoreLib.manifest import write_manifest
     from SpineCoreLib.validation import InputError, output_folder
@@ -32,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
     manifest = out / "manifest.csv"
     if manifest.exists() and not args.overwrite:
         raise CLIError(f"--out {out} already holds manifest.csv: choose another folder or add --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        rows = FORMATS[args.format](src)
+        with staged_folder(out) as staging:  # point lists and manifest land in --out together, or not at all
+            rows = FORMATS[args.format](src, staging)
+            write_manifest(staging / "manifest.csv", rows)
     except InputError as exc:
         raise CLIError(f"{args.format}: {exc}") from exc
-    out.mkdir(parents=True, exist_ok=True)
-    write_manifest(manifest, rows)
     print(f"{len(rows)} subject(s) of {src} ({args.format}) listed in {manifest}")
     return 0

@@ -1,9 +1,13 @@
 """Importers of public dataset layouts: each finds a dataset's files where its official description puts
-them and writes a ``manifest.csv`` that refers to them (nothing is copied or converted)."""
+them and lists them in a ``manifest.csv`` (``importer(src, out)`` gives the rows); nothing is copied or
+converted, except what this project cannot read as it is (VerSe's centroids become point lists in
+``out``)."""
 
 from .bids import import_bids
 from .synthrad import import_synthrad2023, import_synthrad2025
+from .verse import import_verse
 
-FORMATS = {"bids": import_bids, "synthrad2023": import_synthrad2023, "synthrad2025": import_synthrad2025}
+FORMATS = {"bids": import_bids, "synthrad2023": import_synthrad2023, "synthrad2025": import_synthrad2025,
+           "verse": import_verse}
 
-__all__ = ["FORMATS", "import_bids", "import_synthrad2023", "import_synthrad2025"]
+__all__ = ["FORMATS", "import_bids", "import_synthrad2023", "import_synthrad2025", "import_verse"]

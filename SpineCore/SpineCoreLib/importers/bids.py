@@ -28,7 +28,7 @@ def _anat_folders(src: Path) -> list[Path]:
     return [a for s in subjects for a in [s / "anat", *sorted(s.glob("ses-*/anat"))] if a.is_dir()]
 
 
-def import_bids(src: str | Path) -> list[dict[str, str]]:
+def import_bids(src: str | Path, out: Path | None = None) -> list[dict[str, str]]:
     """Manifest rows (subject, mr_t1w, mr_t2w, ct) of every subject and session with an anatomical scan;
     InputError saying what was expected when ``src`` holds none."""
     src = Path(src)

@@ -50,9 +50,9 @@ def import_synthrad(src: str | Path, edition: str) -> list[dict[str, str]]:
     return rows
 
 
-def import_synthrad2023(src: str | Path) -> list[dict[str, str]]:
+def import_synthrad2023(src: str | Path, out: Path | None = None) -> list[dict[str, str]]:
     return import_synthrad(src, "synthrad2023")
 
 
-def import_synthrad2025(src: str | Path) -> list[dict[str, str]]:
+def import_synthrad2025(src: str | Path, out: Path | None = None) -> list[dict[str, str]]:
     return import_synthrad(src, "synthrad2025")
