@@ -5,7 +5,6 @@ The corpus is in ``Testing/bad_inputs/cases.py``."""
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from bad_inputs.world import make_world
 from mrtoct.main import main
 
 CASES = all_cases()
-TIMES: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +50,10 @@ def test_bad_input_is_refused_before_any_work(case, world, tmp_path, capsys):
              "OUTDIR": str(out / "dir")}
     root = Path(world["MR"]).parents[1]
     before = _digest(root)
-    t0 = time.perf_counter()
     try:
         code = main(_fill(argv, names))
     except SystemExit as exc:  # argparse
         code = exc.code
-    TIMES[name] = time.perf_counter() - t0
     err = capsys.readouterr().err.strip()
     lines = err.splitlines()
     assert code == 2, f"exit status {code}; stderr: {err[-500:]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from MRtoCTTranslationLib.options import TranslationOptions
-from SpineCoreLib.validation import check_memory, existing_file
+from SpineCoreLib.validation import existing_file
 
 from .errors import CLIError, validated
 from .inputs import read_image
@@ -65,22 +65,17 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from MRtoCTTranslationLib.models.card import ModelError
-    from MRtoCTTranslationLib.models.registry import default_model_name, local_card, resolve
+    from MRtoCTTranslationLib.models.registry import check_translation, default_model_name, resolve
     from MRtoCTTranslationLib.translator import check_input, load_model, translate_image
     from SpineCoreLib.atomic_io import write_images
 
     _check(args)
     options = options_from_args(args)
-    try:  # the model's card, before any image is read (a URL model is checked once downloaded)
-        card = local_card(options.model or default_model_name())
-        if card is not None:
-            card.check_request(options.target, options.steps, options.window)
+    image = read_image(args.input, "--input", "mr")
+    try:
+        card = check_translation(options, image, "--input")  # None: a URL model, checked once downloaded
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
-    image = read_image(args.input, "--input", "mr")
-    if card is not None:
-        check_memory(card.translation_bytes(image, options.samples), "--input", "translating this volume",
-                     "crop it to the spine or use fewer --samples")
     try:
         check_input(image)
         folder = resolve(options.model or default_model_name(), sha256=args.sha256)
@@ -90,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if model.card.input_modality != "MR":
         raise CLIError(f"model {folder.name} translates {model.card.input_modality} images, not MR: "
                        "choose an MR-to-CT model (mrtoct models)")
-    try:
-        model.card.check_request(options.target, options.steps, options.window)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from exc
+    if card is None:
+        try:
+            model.card.check_request(options.target, options.steps, options.window)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
     steps = options.steps or model.default_steps
     resolve_precision(args, model.device)  # said once all input is checked, as work begins
     with tqdm(total=options.samples * (steps if model.sampled else 1), desc="translating", unit="step") as bar:

@@ -11,6 +11,7 @@ compared with what the machine has free. Nothing here writes anything.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import zlib
@@ -223,10 +224,8 @@ def output_path(path: str | os.PathLike | None, argument: str, inputs: Iterable[
         raise InputError(argument, f"folder {parent} cannot be written: choose a folder you can write to")
     if p.is_dir() and not overwrite_folder:
         raise InputError(argument, f"{p} is a folder: give a file name")
-    for i in inputs:
-        if i and Path(i).exists() and p.exists() and os.path.samefile(p, i):
-            raise InputError(argument, f"{p} would overwrite an input: choose another file")
-        if i and Path(i).resolve() == p.resolve():
+    for i in filter(None, inputs):  # the same path, or another name of the same file
+        if Path(i).resolve() == p.resolve() or (p.exists() and Path(i).exists() and os.path.samefile(p, i)):
             raise InputError(argument, f"{p} would overwrite an input: choose another file")
     return p
 
@@ -341,13 +340,12 @@ def _coerce(value: object, t: object, name: str) -> object:
             return int(value)
         raise _fail(name, "a whole number", value)
     if t is float:
+        number = None
         if isinstance(value, int | float) and not isinstance(value, bool):
             number = float(value)
-        else:
-            try:
-                number = float(value) if isinstance(value, str) else None
-            except ValueError:
-                number = None
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
         if number is None or not np.isfinite(number):
             raise _fail(name, "a finite number", value)
         return number

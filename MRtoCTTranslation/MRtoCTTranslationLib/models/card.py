@@ -217,15 +217,17 @@ class ModelCard:
         if unknown:
             raise ModelError(f"{source} has fields this version does not know ({', '.join(unknown)}): "
                              "update SpineMRtoCT or restore the card")
-        given = d.get("inference_defaults") or {}
         try:
             fields = coerce_fields(cls, {k: v for k, v in d.items() if k not in ("inference_defaults", "training_data")},
                                    source)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
+        fields["training_data"] = _training_data(d["training_data"], source)
+        given = d.get("inference_defaults") or {}
+        try:
             inf = InferenceDefaults(**coerce_fields(InferenceDefaults, given, f"{source}: inference_defaults"))
-            fields["training_data"] = _training_data(d["training_data"], source)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"{source}: inference_defaults {given} are invalid ({exc})" if "inference" in str(exc)
-                             or isinstance(exc, TypeError) else str(exc)) from exc
+        except (TypeError, ValueError) as exc:  # TypeError: a key InferenceDefaults lacks
+            raise ModelError(f"{source}: inference_defaults {given} are invalid ({exc})") from exc
         bad = [t for t in fields.get("targets") or () if not isinstance(t, dict) or not isinstance(t.get("name"), str)]
         if bad:
             raise ModelError(f"{source}: each target needs a name, got {bad[0]!r}")
@@ -239,7 +241,10 @@ def _training_data(raw: object, source: str) -> TrainingData:
     names = {f.name for f in dataclasses.fields(TrainingData)}
     if set(raw) != names:
         raise ModelError(f"{source}: training_data needs exactly {sorted(names)}, got {sorted(raw)}")
-    return TrainingData(**coerce_fields(TrainingData, raw, f"{source}: training_data"))
+    try:
+        return TrainingData(**coerce_fields(TrainingData, raw, f"{source}: training_data"))
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
 
 
 def migrate(raw: dict[str, Any], source: str = "card") -> dict[str, Any]:

@@ -219,6 +219,20 @@ def local_card(spec: str) -> ModelCard | None:
     return read_card(resolve(spec))  # raises the message of an unknown or unfinished model
 
 
+def check_translation(options, image, argument: str) -> ModelCard | None:
+    """A translation request checked against the model's card before any work (the model exists, its
+    target, steps and window fit, the volume ``image`` fits in memory); the card, or None for a model
+    still to download (checked by whoever loads it). ``options``: a ``TranslationOptions``."""
+    from SpineCoreLib.validation import check_memory
+
+    card = local_card(options.model or default_model_name())
+    if card is not None:
+        card.check_request(options.target, options.steps, options.window)
+        check_memory(card.translation_bytes(image, options.samples), argument, "translating this volume",
+                     "crop it to the spine or use fewer samples")
+    return card
+
+
 # ---------------------------------------------------------------------------------------------- download
 
 

@@ -27,12 +27,11 @@ from SpineCoreLib.markups_io import write_markups_json
 from SpineCoreLib.mrml.checks import node_of, volume_image
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image
-from SpineCoreLib.validation import check_memory
 
 from ..child import spec as files
 from ..child.process import ChildProcess, child_command, child_environment
 from ..models.card import ModelCard
-from ..models.registry import default_model_name, local_card
+from ..models.registry import check_translation
 from ..options import SegmentationOptions, TranslationOptions
 from ..results import Cancelled, PipelineResult, StageProgress
 from .result_nodes import (
@@ -86,11 +85,7 @@ class TranslationJob:
         segmentation = segmentation or SegmentationOptions()
         options.validate()
         segmentation.validate()
-        card = local_card(options.model or default_model_name())  # a model to download is checked by the child
-        if card is not None:
-            card.check_request(options.target, options.steps, options.window)
-            check_memory(card.translation_bytes(self._inputs[files.MR], options.samples),
-                         "inputVolume", "translating this volume", "crop it to the spine or use fewer samples")
+        check_translation(options, self._inputs[files.MR], "inputVolume")  # a model to download: the child checks
         self.scene, self.input_volume, self.options, self.segmentation = scene, input_volume, options, segmentation
         self.opacity, self.python = foreground_opacity, python
         self._user_progress = progress
