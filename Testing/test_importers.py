@@ -106,3 +106,45 @@ def test_verse_ct_labels_and_centroids_as_point_lists(tmp_path):
     lps = np.array([5.0 + 0.8 * index[0], -7.0 + 0.9 * index[1], 30.0 + 1.5 * index[2]])
     np.testing.assert_allclose(points["L3-body"], lps * [-1, -1, 1], atol=1e-5)
     assert main(["import", "verse", str(tmp_path / "out"), "--out", str(tmp_path / "o2")]) == 2  # not VerSe
+
+
+def test_spider_masks_relabelled_to_verse_ids_and_the_caudal_level(tmp_path, capsys):
+    """SPIDER's values (vertebrae 1-25 from the bottom, canal 100, partly visible 101-125, discs 201-225)
+    become VerSe IDs, discs 100 + the vertebra above, the canal CANAL_LABEL; the geometry is the mask's."""
+    from SpineCoreLib.levels import CANAL_LABEL
+
+    src = tmp_path / "spider"
+    values = np.array([0, 1, 2, 100, 101, 201, 202, 77], np.uint8)
+    mask = sitk.GetImageFromArray(np.resize(values, (2, 4, 8)))
+    mask.SetSpacing((0.6, 0.6, 3.3))
+    mask.SetOrigin((1.0, 2.0, 3.0))
+    for name in ("1_t1", "1_t2", "2_t2_SPACE"):
+        _image(src / "images" / f"{name}.mha")
+    (src / "masks").mkdir()
+    for name in ("1_t1", "1_t2"):
+        sitk.WriteImage(mask, str(src / "masks" / f"{name}.mha"))
+    _image(src / "images" / "notes_t2.mha")  # not <n>_<series>.mha: left alone
+    before = _digest(src)
+    out = tmp_path / "out"
+    assert main(["import", "spider", str(src), "--out", str(out)]) == 0
+    rows = {r["subject"]: r for r in read_manifest(out / "manifest.csv")}
+    assert set(rows) == {"spider1", "spider2"}
+    assert rows["spider1"]["mr_t1w"].endswith("images/1_t1.mha") and rows["spider1"]["mr_t2w"].endswith("1_t2.mha")
+    assert rows["spider2"]["mr_t2w_space"].endswith("2_t2_SPACE.mha") and not rows["spider2"].get("mr_t2w_space_seg")
+    seg = sitk.ReadImage(rows["spider1"]["mr_seg"])
+    assert np.allclose(seg.GetSpacing(), mask.GetSpacing()) and np.allclose(seg.GetOrigin(), mask.GetOrigin())
+    got = dict(zip(np.resize(values, (2, 4, 8)).ravel().tolist(), sitk.GetArrayFromImage(seg).ravel().tolist(), strict=True))
+    assert got == {0: 0, 1: 24, 2: 23, 100: CANAL_LABEL, 101: 24, 201: 124, 202: 123, 77: 0}
+    assert _digest(src) == before  # the dataset is only read
+    assert main(["import", "spider", str(src), "--out", str(tmp_path / "s1"), "--caudal-level", "S1"]) == 0
+    (row1,) = [r for r in read_manifest(tmp_path / "s1" / "manifest.csv") if r["subject"] == "spider1"]
+    got = dict(zip(np.resize(values, (2, 4, 8)).ravel().tolist(),
+                   sitk.GetArrayFromImage(sitk.ReadImage(row1["mr_t1w_seg"])).ravel().tolist(), strict=True))
+    assert (got[1], got[2], got[201], got[202]) == (26, 24, 126, 124)  # S1, then L5: no L6 in between
+    capsys.readouterr()
+    assert main(["import", "spider", str(src), "--out", str(tmp_path / "x"), "--caudal-level", "L9"]) == 2
+    assert "--caudal-level" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["import", "bids", str(src), "--out", str(tmp_path / "y"), "--caudal-level", "S1"]) == 2
+    assert "spider format only" in capsys.readouterr().err
+    assert main(["import", "spider", str(tmp_path / "out"), "--out", str(tmp_path / "z")]) == 2  # not SPIDER
+    assert "images/<n>_t1.mha" in capsys.readouterr().err

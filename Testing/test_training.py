@@ -42,7 +42,8 @@ def _card(run: Path) -> dict:
     return json.loads((run / "model" / "model.json").read_text())
 
 
-@pytest.mark.parametrize("variant", ["diffusion3d", "diffusion2d_v", "pix2pix3d", "random_contrast", "pix2pix_fp16"])
+@pytest.mark.parametrize("variant", ["diffusion3d", "diffusion2d_v", "pix2pix3d", "random_contrast", "pix2pix_fp16",
+                                     "mr_realism"])
 def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, capsys):
     over: dict = {}
     if variant == "pix2pix_fp16":  # fp16 trains through a loss scaler (emulated on most CPUs: a tiny net)
@@ -53,6 +54,8 @@ def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, caps
         over = {"network": {**TINY, "kind": "pix2pix"}}
     elif variant == "random_contrast":
         over = {"contrast": "mixed"}
+    elif variant == "mr_realism":  # every fixed-contrast sample re-acquired by a random scanner
+        over = {"mr_realism": {"probability": 1.0, "scale": 0.2}}
     cfg = _config(tmp_path, cohort, **over)
     assert main(["train", "--config", str(cfg)]) == 0
     card = _card(tmp_path / "run")
@@ -63,6 +66,8 @@ def test_training_writes_a_model_that_translates(cohort, tmp_path, variant, caps
     assert card["training"]["precision"] == expected
     assert f"mrtoct train: precision {expected} on cpu" in capsys.readouterr().err
     assert card["input_contrasts"] == (["any"] if variant == "random_contrast" else ["t2w"])
+    realism = card["training"]["config"]["mr_realism"]  # the card says how the training MR was varied
+    assert (realism["probability"], realism["scale"]) == ((1.0, 0.2) if variant == "mr_realism" else (0.0, 0.1))
     assert set(card["metrics"]["validation"]) >= {"mae_body_hu", "psnr_body_db", "ssim_body"}
     patch = yaml.safe_load(cfg.read_text())["patch_size"]  # sampled in windows of the training patch
     assert card["inference_defaults"]["window"] == patch and card["inference_defaults"]["overlap"] == 0.25
@@ -203,6 +208,13 @@ def test_bad_configs_are_refused(cohort, tmp_path, capsys):
     bad.write_text(yaml.safe_dump({"manifest": str(cohort), "patch_size": [15, 16, 8]}))
     assert main(["train", "--config", str(bad)]) == 2
     assert "multiple of" in capsys.readouterr().err
+    for section, needle in (({"probability": 2}, "mr_realism: probability 2"),
+                            ({"gama": 0.2}, "mr_realism: unknown keys ['gama']"),
+                            ({"thick_slices": 0}, "thick_slices 0 must be from 1 to 8"),
+                            ({"fov": "wide"}, "mr_realism: fov")):
+        bad.write_text(yaml.safe_dump({"manifest": str(cohort), "mr_realism": section}))
+        assert main(["train", "--config", str(bad)]) == 2
+        assert needle in capsys.readouterr().err, needle
 
 
 def test_pix2pix_checkpoint_restores_every_module_and_optimizer(cohort, tmp_path):

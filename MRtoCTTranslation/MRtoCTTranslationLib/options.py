@@ -34,6 +34,7 @@ class TranslationOptions:
     window: tuple[int, ...] | None = None  # sliding-window size in voxels; None: the card's
     overlap: float | None = None  # window overlap in [0, 0.9]; None: the card's
     output_iso: bool = False  # also keep the result on the model's isotropic grid
+    bias_correction: bool = True  # N4 bias-field correction of the MR before it is normalised (SpineCoreLib.bias)
 
     def validate(self) -> None:
         """ValueError naming the first setting out of range and what it may be."""

@@ -22,6 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from SpineCoreLib.bias import correct_bias
 from SpineCoreLib.intensity import CTMapping, MRMapping
 from SpineCoreLib.orientation import canonical, model_grid, to_grid
 
@@ -126,7 +127,12 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
     if model.card.synthetic_only:
         log.warning("model %s was trained on synthetic phantom data only: not validated on patients, not for "
                     "clinical use", model.name)
-    mr = sitk.GetArrayFromImage(to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True))
+    mr_image = to_grid(canonical(sitk.Cast(image, sitk.sitkFloat32)), grid, extrapolate=True)
+    if options.bias_correction:  # on the model grid: the field is smooth, and the grid is small
+        t_bias = time.perf_counter()
+        mr_image = correct_bias(mr_image)
+        log.info("MR bias field corrected (N4) in %.1f s", time.perf_counter() - t_bias)
+    mr = sitk.GetArrayFromImage(mr_image)
     mr_values = model.mr_map.forward(mr)
     outs = []
     for k in range(options.samples):

@@ -33,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sliding-window size in voxels, 3 numbers for a 3D model, 2 (in-slice) for a 2D one "
                    "(default: the model card's, its training patch)")
     p.add_argument("--overlap", type=float, default=None, help="window overlap in [0, 0.9] (default: the card's)")
+    p.add_argument("--no-bias-correction", action="store_true", help="skip the N4 bias-field correction of the MR "
+                   "(on by default: it removes the coil's smooth brightness slope before normalisation)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     add_precision_option(p)
     p.add_argument("--fp32", action="store_true", help="the same as --precision fp32")
@@ -58,7 +60,7 @@ def options_from_args(args: argparse.Namespace) -> TranslationOptions:
                                  seed=args.seed, samples=args.samples, device=args.device,
                                  precision="fp32" if args.fp32 else args.precision,
                                  window=tuple(args.window) if args.window else None, overlap=args.overlap,
-                                 output_iso=bool(args.output_iso)))
+                                 output_iso=bool(args.output_iso), bias_correction=not args.no_bias_correction))
 
 
 def run(args: argparse.Namespace) -> int:

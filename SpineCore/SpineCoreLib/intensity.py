@@ -23,15 +23,16 @@ class MRMapping:
 
     low_percentile: float = 0.5
     high_percentile: float = 99.5
-    foreground_fraction: float = 0.05  # voxels above this fraction of the 99.9th percentile count
+    foreground_fraction: float = 0.05  # voxels above this fraction of the way from the minimum to the 99.9th
+    # percentile count (from the minimum, so that a constant offset such as a signed type's shift cancels)
 
     def fit(self, mr: np.ndarray) -> tuple[float, float]:
         """(low, high) intensities of this volume; ValueError for a constant or empty one."""
         a = np.asarray(mr, dtype=np.float32)
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise ValueError("the MR volume is empty or has NaN/infinite voxels: fix or crop the input")
-        top = float(np.percentile(a, 99.9))
-        fg = a[a > self.foreground_fraction * top] if top > 0 else a
+        low, top = float(a.min()), float(np.percentile(a, 99.9))
+        fg = a[a > low + self.foreground_fraction * (top - low)] if top > low else a
         if fg.size < 10:
             fg = a.ravel()
         lo, hi = np.percentile(fg, [self.low_percentile, self.high_percentile])

@@ -6,12 +6,12 @@ when that folder is absent (it is for development; users and CI do not have it).
 repository root: ``python Testing/Benchmarks/real_scans.py [--steps N] [--model NAME]``.
 
 MR (``sct_t2_lumbar.nii.gz``, sagittal T2w, 1 mm): the synthetic CT's median HU inside each vertebral
-body against the discs. The discs are found in the MR itself, as the bright T2 peaks along a line
-through the vertebral bodies that was placed by hand on the mid-sagittal slice (i = 17..21,
-j = 95..101: the middle of the bodies, looked up on the MR); the bodies are the midpoints between
-neighbouring discs. A body should read as bone (a few hundred HU), a disc as soft tissue (about
-50-100 HU). Then the built-in segmenter on the synthetic CT: how many of those bodies fall inside a
-labelled vertebra.
+body against the discs above and below it. The centres of the six discs from T11/T12 to L4/L5 were
+placed by hand on the mid-sagittal slice (i = 19), looking at the MR (the centre of each disc's
+bright or, when degenerated, grey band; ``DISCS``); the bodies are the midpoints between neighbouring
+discs. A body is sampled in a box of 11 x 9 x 5 voxels (k, j, i) around its centre, a disc in 3 x 9
+x 5. A body should read as bone (a few hundred HU), a disc as soft tissue (about 50-100 HU). Then
+the built-in segmenter on the synthetic CT: how many of those bodies fall inside a labelled vertebra.
 
 CT (``totalseg_example_ct.nii.gz``): the built-in segmenter against TotalSegmentator's predicted
 vertebrae (not a manual reference): binary Dice and per-level Dice.
@@ -28,25 +28,22 @@ import numpy as np
 import SimpleITK as sitk
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-COLUMN_I, COLUMN_J = (17, 22), (95, 102)  # the hand-placed line through the bodies of sct_t2_lumbar (slices)
+DISCS = [(187, 89), (162, 93), (132, 98), (102, 102), (69, 106), (36, 113)]  # (k, j) by hand, cranial to caudal
+SLAB_I = slice(17, 22)  # the middle five sagittal slices
 TOTALSEG_TO_VERSE = {26: 26, 27: 24, 28: 23, 29: 22, 30: 21, 31: 20, 32: 19, 33: 18}  # S1, L5 .. L1, T12, T11
 
 
-def column_profile(values: np.ndarray) -> np.ndarray:
-    """Mean along k of the [k, j, i] values inside the column line."""
-    return values[:, slice(*COLUMN_J), slice(*COLUMN_I)].mean(axis=(1, 2))
+def bodies_between(discs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(k, j) of the body centres: midway between neighbouring disc centres."""
+    return [((k1 + k2) // 2, (j1 + j2) // 2) for (k1, j1), (k2, j2) in zip(discs[:-1], discs[1:], strict=True)]
 
 
-def discs_and_bodies(mr: np.ndarray) -> tuple[list[int], list[int]]:
-    """k of the discs (T2 peaks along the column line) and of the bodies between them."""
-    from scipy.signal import find_peaks
-
-    discs, _ = find_peaks(column_profile(mr), distance=22, prominence=25)  # discs are 25-35 mm apart
-    discs = [int(k) for k in discs if k > 5]
-    return discs, [(a + b) // 2 for a, b in zip(discs[:-1], discs[1:], strict=True)]
+def box_median(values: np.ndarray, k: int, j: int, half_k: int, half_j: int = 4) -> float:
+    """Median of the [k, j, i] values in a box around (k, j) on the middle sagittal slices."""
+    return float(np.median(values[k - half_k:k + half_k + 1, j - half_j:j + half_j + 1, SLAB_I]))
 
 
-def mr_case(model: str, steps: int | None) -> None:
+def mr_case(model: str, steps: int | None, bias_correction: bool) -> None:
     from MRtoCTTranslationLib.models.registry import resolve
     from MRtoCTTranslationLib.options import TranslationOptions
     from MRtoCTTranslationLib.translator import load_model, translate_image
@@ -55,22 +52,20 @@ def mr_case(model: str, steps: int | None) -> None:
     mr = sitk.ReadImage(str(REAL / "sct_t2_lumbar.nii.gz"))
     loaded = load_model(resolve(model), "cpu")
     t0 = time.perf_counter()
-    res = translate_image(loaded, mr, TranslationOptions(steps=steps, seed=0))
+    res = translate_image(loaded, mr, TranslationOptions(steps=steps, seed=0, bias_correction=bias_correction))
     sct = sitk.GetArrayFromImage(res.image).astype(np.float32)
-    print(f"MR sct_t2_lumbar: {model}, {res.steps} steps, {res.precision}, {time.perf_counter() - t0:.1f} s")
-    disc_k, body_k = discs_and_bodies(sitk.GetArrayFromImage(mr).astype(np.float32))
-    line = sct[:, slice(*COLUMN_J), slice(*COLUMN_I)]
-    body_hu = [float(np.median(line[k - 5:k + 6])) for k in body_k]  # the middle of the body, not its endplates
-    disc_hu = [float(np.median(line[k - 1:k + 2])) for k in disc_k]  # the disc's middle slab
-    print(f"  discs (MR T2 peaks) at k = {disc_k}; bodies between at k = {body_k}")
+    print(f"MR sct_t2_lumbar: {model}, {res.steps} steps, {res.precision}, N4 {'on' if bias_correction else 'off'}, "
+          f"{time.perf_counter() - t0:.1f} s")
+    bodies = bodies_between(DISCS)
+    body_hu = [box_median(sct, k, j, 5) for k, j in bodies]  # the middle of the body, not its endplates
+    disc_hu = [box_median(sct, k, j, 1) for k, j in DISCS]  # the disc's middle slab
     print("  body medians (HU): " + ", ".join(f"{v:.0f}" for v in body_hu))
     print("  disc medians (HU): " + ", ".join(f"{v:.0f}" for v in disc_hu))
     above = sum(b > max(d1, d2) for b, d1, d2 in zip(body_hu, disc_hu[:-1], disc_hu[1:], strict=True))
     print(f"  bodies brighter than both neighbouring discs: {above} of {len(body_hu)}; median body "
           f"{np.median(body_hu):.0f} HU, median disc {np.median(disc_hu):.0f} HU")
     labels = sitk.GetArrayFromImage(segment_vertebrae(res.image, "builtin", caudal_level="L5"))
-    mid_i, mid_j = sum(COLUMN_I) // 2, sum(COLUMN_J) // 2
-    found = [int(labels[k, mid_j, mid_i]) for k in body_k]
+    found = [int(labels[k, j, 19]) for k, j in bodies]
     print(f"  built-in segmenter on the synthetic CT: {sum(v > 0 for v in found)} of {len(found)} bodies inside a "
           f"labelled vertebra (labels {found})")
 
@@ -96,12 +91,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ddim3d-default")
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--no-bias-correction", action="store_true", help="translate without N4 (as before it existed)")
+    ap.add_argument("--mr-only", action="store_true", help="skip the CT segmenter case")
     args = ap.parse_args()
     if not REAL.is_dir():
         print(f"{REAL} is absent: nothing to measure (the real scans are for development only)")
         return 0
-    mr_case(args.model, args.steps)
-    ct_case()
+    mr_case(args.model, args.steps, not args.no_bias_correction)
+    if not args.mr_only:
+        ct_case()
     return 0
 
 

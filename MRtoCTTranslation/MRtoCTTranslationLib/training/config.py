@@ -12,6 +12,7 @@ import yaml
 from SpineCoreLib.validation import coerce_fields
 
 from ..diffusion.networks import NetworkConfig
+from .realism import MRRealism
 
 CONTRASTS = ("fixed", "random", "mixed")
 RETIRED_KEYS = {"amp": "precision: auto | fp32 | bf16 | fp16 (auto: bf16 or fp16 where the hardware has it natively)"}
@@ -134,6 +135,7 @@ class TrainConfig(RunConfig):
     extra_input_columns: list[str] = field(default_factory=list)  # more fixed contrasts to mix in
     target_column: str = "ct_mrworld"  # on real data: the CT registered onto the MR
     contrast: str = "fixed"  # fixed | random (re-synthesised from mr_tissues) | mixed
+    mr_realism: MRRealism = field(default_factory=MRRealism)  # scanner variation of the fixed contrasts (off)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     patch_size: list[int] = field(default_factory=lambda: [64, 64, 16])  # canonical [S, P, L] voxels
     batch_size: int = 2
@@ -146,6 +148,8 @@ class TrainConfig(RunConfig):
     def parse_sections(cls, raw: dict, where: str) -> dict:
         if "network" in raw:
             raw["network"] = NetworkConfig.from_json(raw["network"], f"{where}: network")
+        if "mr_realism" in raw:
+            raw["mr_realism"] = MRRealism.from_json(raw["mr_realism"], f"{where}: mr_realism")
         return raw
 
     def override_steps(self, steps: int) -> None:
@@ -174,4 +178,4 @@ class TrainConfig(RunConfig):
         return decayed_lr(self.lr, self.steps, self.lr_decay_steps, step)
 
     def to_json(self) -> dict:
-        return {**super().to_json(), "network": self.network.to_json()}
+        return {**super().to_json(), "network": self.network.to_json(), "mr_realism": self.mr_realism.to_json()}

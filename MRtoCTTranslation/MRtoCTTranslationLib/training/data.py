@@ -13,6 +13,7 @@ from SpineCoreLib.orientation import canonical, to_grid
 from SpineCoreLib.resample import isotropic_grid
 
 from .contrast import random_contrast
+from .realism import MRRealism, map_with_random_fov, rescale_together, vary_acquisition
 
 
 @dataclass
@@ -48,10 +49,17 @@ def load_pair(row: dict[str, str], input_columns: list[str], target_column: str,
     return Pair(row["subject"], mrs, ct, tissues, grid)
 
 
-def network_inputs(pair: Pair, contrast: str, rng: np.random.Generator, mr_map: MRMapping, ct_map: CTMapping
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(MR values, CT values) of a whole volume, with the MR contrast chosen as configured."""
+def network_inputs(pair: Pair, contrast: str, rng: np.random.Generator, mr_map: MRMapping, ct_map: CTMapping,
+                   realism: MRRealism | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(MR values, CT values) of a whole volume, with the MR contrast chosen as configured; with
+    ``realism``, a fixed contrast is re-acquired by a random scanner that often (``realism.probability``)."""
     use_random = contrast == "random" or (contrast == "mixed" and rng.uniform() < 0.5)
+    if pair.mapped_ct is None:
+        pair.mapped_ct = ct_map.forward(pair.ct)
+    if not use_random and realism is not None and realism.enabled and rng.uniform() < realism.probability:
+        raw = vary_acquisition(pair.mrs[int(rng.integers(len(pair.mrs)))], realism, rng)
+        mr, ct = rescale_together([map_with_random_fov(raw, mr_map, realism, rng), pair.mapped_ct], realism, rng)
+        return mr, ct
     if use_random:
         if pair.tissues is None:
             raise ValueError("random contrasts need the manifest's mr_tissues column")
@@ -61,8 +69,6 @@ def network_inputs(pair: Pair, contrast: str, rng: np.random.Generator, mr_map: 
         if k not in pair.mapped:
             pair.mapped[k] = mr_map.forward(pair.mrs[k])
         mr = pair.mapped[k]
-    if pair.mapped_ct is None:
-        pair.mapped_ct = ct_map.forward(pair.ct)
     return mr, pair.mapped_ct
 
 

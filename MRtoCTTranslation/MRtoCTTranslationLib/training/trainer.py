@@ -244,7 +244,7 @@ def _batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
     two_d = cfg.network.spatial_dims == 2
     for _ in range(cfg.batch_size):
         pair = run.train_pairs[int(rng.integers(len(run.train_pairs)))]
-        mr, ct = network_inputs(pair, cfg.contrast, rng, run.mr_map, run.ct_map)
+        mr, ct = network_inputs(pair, cfg.contrast, rng, run.mr_map, run.ct_map, cfg.mr_realism)
         if rng.uniform() < 0.5:
             mr, ct = mr[..., ::-1], ct[..., ::-1]
         size = list(cfg.patch_size) + ([1] if two_d else [])
