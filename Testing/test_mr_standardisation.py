@@ -75,8 +75,13 @@ def test_the_orientation_of_the_voxels_does_not_matter(model, case, reference):
 def test_thick_slices_and_isotropic_voxels_both_give_the_ct(model, case, reference):
     """The 3 mm-slice MR and the same MR on a 1 mm isotropic grid score alike against the truth."""
     mr, ct = case
+    # the same extent (voxel edges, not centres) on 1 mm voxels: the first centre half a millimetre inside
+    direction = np.array(mr.GetDirection()).reshape(3, 3)
+    first = mr.TransformContinuousIndexToPhysicalPoint([-0.5, -0.5, -0.5]) + direction @ np.full(3, 0.5)
     iso = sitk.Resample(mr, [int(round(n * s)) for n, s in zip(mr.GetSize(), mr.GetSpacing(), strict=True)],
-                        sitk.Transform(), sitk.sitkBSpline, mr.GetOrigin(), (1.0, 1.0, 1.0), mr.GetDirection(), 0.0)
+                        sitk.Transform(), sitk.sitkBSpline, tuple(first), (1.0, 1.0, 1.0), mr.GetDirection(), 0.0)
+    assert np.allclose(np.array(iso.TransformContinuousIndexToPhysicalPoint(np.array(iso.GetSize()) - 0.5)),
+                       mr.TransformContinuousIndexToPhysicalPoint(np.array(mr.GetSize()) - 0.5))
     sct, body = reference
     truth = sitk.GetArrayFromImage(ct).astype(np.float32)
     mae_thick = np.abs(sct - truth)[body].mean()

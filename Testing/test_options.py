@@ -43,13 +43,23 @@ def test_defaults_are_valid_and_mean_the_card_s_choice():
 
 def test_options_round_trip_through_json():
     opts = TranslationOptions(model="m", target="T1w", steps=4, eta=0.5, seed=3, samples=2, device="cpu",
-                              precision="fp32", window=(32, 32, 16), overlap=0.5, output_iso=True)
+                              precision="fp32", window=(32, 32, 16), overlap=0.5, output_iso=True,
+                              bias_correction=False)
     again = TranslationOptions.from_json(opts.to_json())
     assert again == opts and isinstance(again.window, tuple)
     with pytest.raises(ValueError, match=r"unknown translation options \['stepz'\]"):
         TranslationOptions.from_json({"stepz": 3})
     seg = SegmentationOptions(segment=False, segmentation_method="totalsegmentator", segmentation_weights="/w")
     assert SegmentationOptions.from_json(seg.to_json()) == seg
+
+
+def test_the_command_line_switches_bias_correction_off_only_when_asked():
+    from mrtoct.main import build_parser
+    from mrtoct.translate_cmd import options_from_args
+
+    base = ["translate", "--input", "mr.nii.gz", "--output", "sct.nii.gz"]
+    assert options_from_args(build_parser().parse_args(base)).bias_correction is True
+    assert options_from_args(build_parser().parse_args([*base, "--no-bias-correction"])).bias_correction is False
 
 
 def test_the_parameter_node_carries_the_options_names(slicer_standin: Any) -> None:

@@ -6,7 +6,7 @@ when that folder is absent (it is for development; users and CI do not have it).
 repository root: ``python Testing/Benchmarks/real_scans.py [--steps N] [--model NAME]``.
 
 MR (``sct_t2_lumbar.nii.gz``, sagittal T2w, 1 mm): the synthetic CT's median HU inside each vertebral
-body against the discs above and below it. The centres of the six discs from T11/T12 to L4/L5 were
+body against the discs above and below it. The centres of six consecutive discs (levels not named) were
 placed by hand on the mid-sagittal slice (i = 19), looking at the MR (the centre of each disc's
 bright or, when degenerated, grey band; ``DISCS``); the bodies are the midpoints between neighbouring
 discs. A body is sampled in a box of 11 x 9 x 5 voxels (k, j, i) around its centre, a disc in 3 x 9
@@ -67,7 +67,8 @@ def mr_case(model: str, steps: int | None, bias_correction: bool) -> None:
     labels = sitk.GetArrayFromImage(segment_vertebrae(res.image, "builtin", caudal_level="L5"))
     found = [int(labels[k, j, 19]) for k, j in bodies]
     print(f"  built-in segmenter on the synthetic CT: {sum(v > 0 for v in found)} of {len(found)} bodies inside a "
-          f"labelled vertebra (labels {found})")
+          f"labelled vertebra, {len({v for v in found if v > 0})} distinct labels (labels {found}; each body "
+          "should have its own)")
 
 
 def ct_case() -> None:
