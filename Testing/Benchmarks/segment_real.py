@@ -1,0 +1,70 @@
+"""The built-in vertebra segmenter on every labelled real CT in ``../shared/data/real/`` and on phantom CTs:
+binary Dice, per-vertebra Dice (strict and shift-tolerant), the levels found and named, and the time,
+for the column method (the default without landmarks) and the body-core method it replaced, side by side.
+
+Run from the repository root: ``python Testing/Benchmarks/segment_real.py [--phantom-cases 2]``. The real
+CTs are for development only; without that folder only the phantom cases are scored. On the real CT the
+reference is TotalSegmentator's prediction (not a manual label); per-vertebra Dice is reported for every
+level and the mean over the levels wholly inside the field of view (``FULL_LEVELS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from SpineCoreLib.evaluation.dice import segmentation_metrics
+from SpineCoreLib.segmentation import BuiltinOptions, segment_vertebrae
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+TOTALSEG_TO_VERSE = {26: 26, 27: 24, 28: 23, 29: 22, 30: 21, 31: 20, 32: 19, 33: 18}  # S1, L5 .. L1, T12, T11
+REAL_CASES = {"totalseg_example_ct": ("totalseg_example_ct_vertebrae_predicted", ["L1", "L2", "L3", "L4", "L5", "S1"])}
+METHODS = {"default (column when bodies < 180 HU)": BuiltinOptions(), "body cores only (before)": BuiltinOptions(spine_first=False)}
+
+
+def score(name: str, image: sitk.Image, ref: np.ndarray, full: list[str], caudal_level: str) -> None:
+    for method, opts in METHODS.items():
+        t0 = time.perf_counter()
+        pred = sitk.GetArrayFromImage(segment_vertebrae(image, "builtin", caudal_level=caudal_level, options=opts))
+        seconds = time.perf_counter() - t0
+        m = segmentation_metrics(pred, ref)
+        levels = m["levels"]
+        inside = [levels[lv] for lv in full if lv in levels]
+        print(f"{name} | {method} | {seconds:.1f} s | binary {m['binary_dice']:.3f} | mean over {'-'.join(full[::len(full) - 1])} "
+              f"strict {np.mean([d['strict'] for d in inside]):.3f}, shift-tolerant "
+              f"{np.mean([d['shift_tolerant'] for d in inside]):.3f} | found {' '.join(m['predicted_levels']) or '-'}")
+        print("    " + ", ".join(f"{lv} {d['strict']:.2f}/{d['shift_tolerant']:.2f}" for lv, d in levels.items()))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--phantom-cases", type=int, default=2)
+    args = ap.parse_args()
+    print("case | method | time | binary Dice | per-vertebra Dice (strict, shift-tolerant) | levels found")
+    if REAL.is_dir():
+        for ct_name, (ref_name, full) in REAL_CASES.items():
+            ct = sitk.ReadImage(str(REAL / f"{ct_name}.nii.gz"))
+            ref = sitk.GetArrayFromImage(sitk.ReadImage(str(REAL / f"{ref_name}.nii.gz")))
+            ref = np.vectorize(lambda v: TOTALSEG_TO_VERSE.get(int(v), 0), otypes=[np.uint16])(ref)
+            score(ct_name, ct, ref, full, "L5")
+    else:
+        print(f"{REAL} is absent: phantom cases only")
+    from SpineCoreLib.phantom import PhantomOptions, generate_case
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in range(args.phantom_cases):
+            case = generate_case(Path(tmp), f"s{n}", 900 + n, PhantomOptions())
+            levels = PhantomOptions().levels
+            for world in ("ct", "ct_mrworld"):
+                ref = sitk.GetArrayFromImage(sitk.ReadImage(str(case[f"{world}_seg"])))
+                score(f"phantom {n} {world}", sitk.ReadImage(str(case[world])), ref, levels, "L5")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
