@@ -104,6 +104,7 @@ def _spine_first(image: sitk.Image, caudal_level: str, opts: BuiltinOptions) -> 
         complete_segments,
         corridor,
         disc_and_body_hu,
+        disc_mask,
         find_column,
         limit_sacrum,
     )
@@ -130,8 +131,9 @@ def _spine_first(image: sitk.Image, caudal_level: str, opts: BuiltinOptions) -> 
         base = spine_base_mask(hu, work.spacing, opts.min_bone_mm3, split)
     bone = spine_bone_mask(hu, work.spacing, base, corridor(column, work), opts.edge_passes,
                            max(split, SPINE_SHELL_HU))
+    bone &= ~disc_mask(column, work, hu)  # a disc that partial volume lifted above the threshold is no bone
     markers, _, _ = column_markers(column, bone, base, work, caudal_level)
-    labels = limit_sacrum(grow(markers, bone, work.spacing), column, complete_segments(column, bone.shape[0])[2])
+    labels = limit_sacrum(grow(markers, bone, work.spacing), column, complete_segments(column, bone.shape[0])[2], work)
     if not labels.any():
         return None
     full = Volume.of(sitk.DICOMOrient(image, "LPS"))

@@ -188,7 +188,7 @@ def corridor(column: Column, vol: Volume, lateral_mm: float = 38.0, anterior_mm:
 
 
 MARKER_RADIUS_MM = 12.0
-SACRAL_EXTENT = 0.5  # of a body height, in slices below the L5/S1 disc: S1 along a sacrum tilted ~45 degrees
+SACRAL_EXTENT = 0.7  # body heights below the L5/S1 disc plane, along the column: how far S1 reaches
 
 
 def complete_segments(column: Column, shape0: int) -> tuple[list[tuple[int, int]], list[bool], float]:
@@ -274,14 +274,56 @@ def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volu
     return markers, names, anchor
 
 
-def limit_sacrum(labels: np.ndarray, column: Column, height: float) -> np.ndarray:
-    """S1 labels kept only down to ``SACRAL_EXTENT`` body heights below the L5/S1 disc."""
+def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume) -> np.ndarray:
+    """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along the
+    column's direction there (the sacrum tilts forward: its lower segments lie behind and below S1)."""
     from SpineCoreLib.levels import LEVEL_IDS
 
     if not column.discs:
         return labels
-    cut = int(np.floor(column.discs[0] - SACRAL_EXTENT * height))
     out = labels.copy()
-    low = out[: max(cut, 0)]
-    low[low == LEVEL_IDS["S1"]] = 0
+    s1 = np.argwhere(out == LEVEL_IDS["S1"])
+    if not len(s1):
+        return out
+    centre, normal = disc_planes(column, vol)[0]
+    below = -(vol.kji_to_ras(s1.astype(float)) - centre) @ normal  # mm below the disc plane
+    extent = SACRAL_EXTENT * height * float(vol.spacing[0])
+    out[tuple(s1[below > extent].T)] = 0
+    return out
+
+
+DISC_HALF_MM = 3.0
+DISC_HU = 130.0  # the upper end of disc tissue on CT; endplates and cortex are brighter
+DISC_RADIUS_MM = 25.0
+
+
+def disc_planes(column: Column, vol: Volume) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre, unit normal) in RAS of each disc: the path's centre there and the direction from the body
+    below to the body above, so that a steep disc (L5/S1 over the sacral slope) is cut along its plane."""
+    out = []
+    mids = [(lo + hi) / 2 for lo, hi in column.segments()]
+    for k in column.discs:
+        below = max([m for m in mids if m < k], default=k - 1.0)
+        above = min([m for m in mids if m > k], default=k + 1.0)
+        ks = np.array([below, k, above], float)
+        pts = vol.kji_to_ras(np.column_stack([ks, column.centre_at(ks)]))
+        normal = pts[2] - pts[0]  # from the body below to the body above
+        out.append((pts[1], normal / max(float(np.linalg.norm(normal)), 1e-6)))
+    return out
+
+
+def disc_mask(column: Column, vol: Volume, hu: np.ndarray, below_hu: float = DISC_HU) -> np.ndarray:
+    """Voxels of the discs: within ``DISC_HALF_MM`` of a disc plane and ``DISC_RADIUS_MM`` of its centre,
+    darker than ``below_hu`` (the endplates either side stay bone)."""
+    shape = hu.shape
+    out = np.zeros(shape, bool)
+    for centre, normal in disc_planes(column, vol):
+        k0 = vol.ras_to_kji(centre)[0]
+        reach = int(np.ceil((DISC_RADIUS_MM + DISC_HALF_MM) / vol.spacing[0]))
+        lo, hi = max(int(k0) - reach, 0), min(int(k0) + reach + 1, shape[0])
+        kji = np.stack(np.meshgrid(np.arange(lo, hi), np.arange(shape[1]), np.arange(shape[2]), indexing="ij"), -1)
+        rel = vol.kji_to_ras(kji.astype(float)) - centre
+        along = rel @ normal
+        radial = np.linalg.norm(rel - along[..., None] * normal, axis=-1)
+        out[lo:hi] |= (np.abs(along) <= DISC_HALF_MM) & (radial <= DISC_RADIUS_MM) & (hu[lo:hi] < below_hu)
     return out
