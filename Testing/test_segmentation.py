@@ -332,3 +332,7 @@ def test_osteoporotic_bone_with_an_open_cortex_is_found_spine_first(case):
         assert d["strict"] > 0.8 and d["shift"] == 0, (level, d)
     cores_only = segment_vertebrae(weak, caudal_level="L4", options=BuiltinOptions(spine_first=False))
     assert not sitk.GetArrayFromImage(cores_only).any()  # the case is out of the threshold method's reach
+    points = read_markups_json(case["ct_landmarks"]).defined()  # landmarks seed the same corridor bone
+    by_level = {lv: {"body": points[f"{lv}-body"], "spinous": points[f"{lv}-spinous"]} for lv in LEVELS}
+    m = _scores(segment_vertebrae(weak, landmarks=by_level), case["ct_seg"])
+    assert m["predicted_levels"] == LEVELS and min(d["strict"] for d in m["levels"].values()) > 0.8, m["levels"]

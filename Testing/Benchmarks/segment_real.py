@@ -27,15 +27,36 @@ REAL_CASES = {"totalseg_example_ct": ("totalseg_example_ct_vertebrae_predicted",
 METHODS = {"default (column when bodies < 180 HU)": BuiltinOptions(), "body cores only (before)": BuiltinOptions(spine_first=False)}
 
 
+def reference_landmarks(image: sitk.Image, ref: np.ndarray, levels: list[str]) -> dict:
+    """Body and spinous points as an annotator would place them, from the reference labels: the centroid
+    of each vertebra's anterior 40 % and of its posterior 3 % (the tip of the spinous process)."""
+    from SpineCoreLib.levels import LEVEL_IDS
+    from SpineCoreLib.segmentation.volume import Volume
+
+    vol, out = Volume.of(image), {}
+    for level in levels:
+        ras = vol.kji_to_ras(np.argwhere(ref == LEVEL_IDS[level]).astype(float))
+        if len(ras):
+            out[level] = {"body": ras[ras[:, 1] > np.percentile(ras[:, 1], 60)].mean(0),
+                          "spinous": ras[ras[:, 1] < np.percentile(ras[:, 1], 3)].mean(0)}
+    return out
+
+
 def score(name: str, image: sitk.Image, ref: np.ndarray, full: list[str], caudal_level: str) -> None:
-    for method, opts in METHODS.items():
+    runs = [(method, opts, None) for method, opts in METHODS.items()]
+    lumbar = [lv for lv in ("L1", "L2", "L3", "L4", "L5") if lv in full]
+    runs += [(f"landmarks {lumbar[0]}-{lumbar[-1]}, {method}", opts, reference_landmarks(image, ref, lumbar))
+             for method, opts in METHODS.items()]
+    for method, opts, landmarks in runs:
         t0 = time.perf_counter()
-        pred = sitk.GetArrayFromImage(segment_vertebrae(image, "builtin", caudal_level=caudal_level, options=opts))
+        pred = sitk.GetArrayFromImage(segment_vertebrae(image, "builtin", landmarks=landmarks,
+                                                        caudal_level=caudal_level, options=opts))
         seconds = time.perf_counter() - t0
         m = segmentation_metrics(pred, ref)
         levels = m["levels"]
-        inside = [levels[lv] for lv in full if lv in levels]
-        print(f"{name} | {method} | {seconds:.1f} s | binary {m['binary_dice']:.3f} | mean over {'-'.join(full[::len(full) - 1])} "
+        inside = [levels[lv] for lv in (full if landmarks is None else list(landmarks)) if lv in levels]
+        scored = full if landmarks is None else list(landmarks)
+        print(f"{name} | {method} | {seconds:.1f} s | binary {m['binary_dice']:.3f} | mean over {scored[0]}-{scored[-1]} "
               f"strict {np.mean([d['strict'] for d in inside]):.3f}, shift-tolerant "
               f"{np.mean([d['shift_tolerant'] for d in inside]):.3f} | found {' '.join(m['predicted_levels']) or '-'}")
         print("    " + ", ".join(f"{lv} {d['strict']:.2f}/{d['shift_tolerant']:.2f}" for lv, d in levels.items()))
