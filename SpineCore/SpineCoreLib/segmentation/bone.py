@@ -41,15 +41,16 @@ def bone_mask(hu: np.ndarray, spacing: np.ndarray, threshold: float = BONE_HU, s
 
 
 def peel_edges(mask: np.ndarray, hu: np.ndarray, spacing: np.ndarray, passes: int,
-               soft_hu: float = SOFT_TISSUE_HU, reach_mm: float = 3.0) -> np.ndarray:
-    """Remove, ``passes`` times, the boundary voxels darker than the local half-maximum."""
+               soft_hu: float = SOFT_TISSUE_HU, reach_mm: float = 3.0, keep_above: float = np.inf) -> np.ndarray:
+    """Remove, ``passes`` times, the boundary voxels darker than the local half-maximum (and than
+    ``keep_above``: a voxel that bright is bone whatever its neighbours)."""
     if passes <= 0 or not mask.any():
         return mask
     size = 2 * np.floor(reach_mm / np.asarray(spacing) + 1e-6).astype(int) + 1  # a box: separable, fast
     half_max = 0.5 * (ndimage.maximum_filter(hu, size=tuple(int(n) for n in size)) + soft_hu)
     for _ in range(passes):
         edge = mask & ~ndimage.binary_erosion(mask)
-        drop = edge & (hu < half_max)
+        drop = edge & (hu < np.minimum(half_max, keep_above))
         if not drop.any():
             break
         mask = mask & ~drop
@@ -69,7 +70,9 @@ def remove_small(mask: np.ndarray, min_voxels: float) -> np.ndarray:
 
 SPINE_HU = 100.0  # real cancellous bone: 10th percentile about 85 HU, median about 175 HU (older adults)
 SPINE_SHELL_HU = 120.0
-DARK_HOLE_HU = 60.0  # a hole darker than this is the spinal canal (CSF, cord, fat), not marrow
+PEEL_KEEP_HU = 200.0  # brighter than this a surface voxel is bone (at 3 mm, half-maximum peeling took
+# a third of real osteoporotic bodies' edges, whose cancellous bone sits at half the cortex's HU)
+DARK_HOLE_HU = 30.0  # a hole darker than this is the spinal canal (CSF about 10 HU, fat), not marrow
 
 
 def fill_slices(mask: np.ndarray, axis: int) -> np.ndarray:
@@ -104,4 +107,4 @@ def spine_bone_mask(hu: np.ndarray, spacing: np.ndarray, base: np.ndarray, corri
     if n:
         means = np.concatenate([[np.inf], ndimage.mean(hu, holes, index=np.arange(1, n + 1))])
         mask &= ~(means[holes] < DARK_HOLE_HU)
-    return peel_edges(mask, hu, spacing, edge_passes)
+    return peel_edges(mask, hu, spacing, edge_passes, keep_above=PEEL_KEEP_HU)
