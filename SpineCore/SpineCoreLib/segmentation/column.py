@@ -189,6 +189,8 @@ def corridor(column: Column, vol: Volume, lateral_mm: float = 38.0, anterior_mm:
 
 MARKER_RADIUS_MM = 12.0
 SACRAL_EXTENT = 0.7  # body heights below the L5/S1 disc plane, along the column: how far S1 reaches
+SACRAL_ARCH = 0.3  # below this (body heights), only S1's body (within the radius below) stays S1
+SACRAL_BODY_RADIUS_MM = 25.0
 
 
 def complete_segments(column: Column, shape0: int) -> tuple[list[tuple[int, int]], list[bool], float]:
@@ -276,7 +278,8 @@ def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volu
 
 def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume) -> np.ndarray:
     """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along the
-    column's direction there (the sacrum tilts forward: its lower segments lie behind and below S1)."""
+    column's direction there (the sacrum tilts forward: its lower segments lie behind and below S1), and
+    below S1's articular processes only near the sacral axis (its body, not the posterior wall)."""
     from SpineCoreLib.levels import LEVEL_IDS
 
     if not column.discs:
@@ -286,9 +289,12 @@ def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume)
     if not len(s1):
         return out
     centre, normal = disc_planes(column, vol)[0]
-    below = -(vol.kji_to_ras(s1.astype(float)) - centre) @ normal  # mm below the disc plane
-    extent = SACRAL_EXTENT * height * float(vol.spacing[0])
-    out[tuple(s1[below > extent].T)] = 0
+    rel = vol.kji_to_ras(s1.astype(float)) - centre
+    below = -rel @ normal  # mm below the disc plane
+    radial = np.linalg.norm(rel + below[:, None] * normal, axis=1)
+    mm = height * float(vol.spacing[0])
+    wall = (below > SACRAL_ARCH * mm) & (radial > SACRAL_BODY_RADIUS_MM)  # the sacrum's wall below S1's arch
+    out[tuple(s1[(below > SACRAL_EXTENT * mm) | wall].T)] = 0
     return out
 
 
