@@ -27,6 +27,7 @@ from SpineCoreLib.segmentation import (
     totalseg,
 )
 from SpineCoreLib.segmentation import bundle as bundle_mod
+from SpineCoreLib.segmentation.builtin import ANCHOR_KEY
 from SpineCoreLib.segmentation.names import level_of_class, relabel, verse_mapping
 
 LEVELS = ["L2", "L3", "L4"]
@@ -62,6 +63,7 @@ def test_landmark_seeded_segmentation_matches_the_phantom_labels(case):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), before)  # the input is not changed
     m = _scores(seg, case["ct_mrworld_seg"])
     assert m["predicted_levels"] == LEVELS  # labels come from the landmark names, neighbours stay unlabelled
+    assert seg.GetMetaData(ANCHOR_KEY) == "the landmarks' names"
     for level, d in m["levels"].items():
         assert d["strict"] > 0.85, (level, d)
     assert m["binary_dice"] > 0.8
@@ -89,6 +91,7 @@ def test_without_landmarks_labels_count_up_from_the_caudal_level(case):
     image = sitk.ReadImage(str(case["ct_mrworld"]))
     seg = segment_vertebrae(image, caudal_level="L4")  # L4: the lowest vertebra wholly in the image
     assert _same_geometry(seg, image)
+    assert seg.GetMetaData(ANCHOR_KEY) == "L4 (the lowest vertebral body wholly in the image)"  # what it counted from
     m = _scores(seg, case["ct_mrworld_seg"])
     for level, d in m["levels"].items():
         assert d["strict"] > 0.8 and d["shift"] == 0, (level, d)
@@ -327,7 +330,9 @@ def test_osteoporotic_bone_with_an_open_cortex_is_found_spine_first(case):
     gaps = (arr >= 400) & (ref > 0) & (rng.uniform(size=arr.shape) < 0.35)
     weak = sitk.GetImageFromArray(np.where(gaps, 110.0, weak).astype(np.float32))
     weak.CopyInformation(image)
-    m = _scores(segment_vertebrae(weak, caudal_level="L4"), case["ct_seg"])
+    seg = segment_vertebrae(weak, caudal_level="L4")
+    assert seg.GetMetaData(ANCHOR_KEY).startswith("L4")  # no pelvis in view: counted from the caudal level
+    m = _scores(seg, case["ct_seg"])
     for level, d in m["levels"].items():
         assert d["strict"] > 0.8 and d["shift"] == 0, (level, d)
     cores_only = segment_vertebrae(weak, caudal_level="L4", options=BuiltinOptions(spine_first=False))

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from SpineCoreLib.evaluation.dice import vertebra_levels
     from SpineCoreLib.segmentation import SegmentationError, segment_vertebrae
+    from SpineCoreLib.segmentation.builtin import ANCHOR_KEY
     from SpineCoreLib.segmentation.seg_nrrd import write_labels
 
     _check(args)
@@ -82,5 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"no vertebra was found in {args.input}: nothing was written (is it a CT in HU?)")
     write_labels(labels, args.output)
     found = vertebra_levels(sitk.GetArrayFromImage(labels))
-    print(f"{len(found)} vertebrae ({', '.join(found) or 'none'}) written to {args.output}")
+    anchor = labels.GetMetaData(ANCHOR_KEY) if labels.HasMetaDataKey(ANCHOR_KEY) else ""
+    print(f"{len(found)} vertebrae ({', '.join(found) or 'none'}) written to {args.output}"
+          + (f"; levels named from {anchor}" if anchor else ""))
     return 0

@@ -31,6 +31,7 @@ from .spine_first import column_labels, spine_bone, to_input_grid
 from .volume import Volume, labels_onto, working_image
 
 log = logging.getLogger(__name__)
+ANCHOR_KEY = "spinemrtoct_levels_from"  # metadata of the returned label image: what the levels were counted from
 
 
 @dataclass(frozen=True)
@@ -84,19 +85,26 @@ def segment_builtin(image: sitk.Image, landmarks: LandmarkSource | None = None, 
         if not opts.label_neighbours:  # their seeds only kept the annotated levels out of their bone
             labels = np.where(np.isin(labels, [LEVEL_IDS[lv] for lv in points]), labels, 0).astype(np.uint16)
     elif spine is not None:
-        labels = column_labels(spine, caudal_level)
+        labels, anchor = column_labels(spine, caudal_level)
     else:
         markers = ordered_markers(bone, work, caudal_level, opts.core_mm)
         labels = grow(markers, bone, work.spacing)
+    if points is not None:
+        anchor = "the landmarks' names"
+    elif spine is None:
+        anchor = f"{caudal_level} (the lowest vertebral body wholly in the image)"
     if not labels.any():
         log.warning("no vertebra found: is the image a CT in Hounsfield units?")
     if spine is not None:
-        return to_input_grid(labels, spine, image, opts.min_bone_mm3)
+        out = to_input_grid(labels, spine, image, opts.min_bone_mm3)
+        out.SetMetaData(ANCHOR_KEY, anchor)
+        return out
     if work.image is not image:
         full = Volume.of(image)
         labels = labels_onto(labels, work, image, _bone(full, opts))
     out = sitk.GetImageFromArray(labels.astype(np.uint16))
     out.CopyInformation(image)
+    out.SetMetaData(ANCHOR_KEY, anchor)
     return out
 
 

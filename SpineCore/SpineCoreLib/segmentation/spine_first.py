@@ -69,11 +69,12 @@ def spine_bone(image: sitk.Image, working_spacing_mm: float, min_bone_mm3: float
     return SpineBone(work, base, column, bone)
 
 
-def column_labels(spine: SpineBone, caudal_level: str) -> np.ndarray:
-    """Labels on the working grid from the column's bodies, counted from the sacrum or ``caudal_level``."""
-    markers, _, _ = column_markers(spine.column, spine.bone, spine.base, spine.work, caudal_level)
+def column_labels(spine: SpineBone, caudal_level: str) -> tuple[np.ndarray, str]:
+    """Labels on the working grid from the column's bodies, counted from the sacrum or ``caudal_level``,
+    and the anchor they were counted from."""
+    markers, _, anchor = column_markers(spine.column, spine.bone, spine.base, spine.work, caudal_level)
     height = complete_segments(spine.column, spine.bone.shape[0])[2]
-    return limit_sacrum(grow(markers, spine.bone, spine.work.spacing), spine.column, height, spine.work)
+    return limit_sacrum(grow(markers, spine.bone, spine.work.spacing), spine.column, height, spine.work), anchor
 
 
 def to_input_grid(labels: np.ndarray, spine: SpineBone, image: sitk.Image, min_bone_mm3: float) -> sitk.Image:
