@@ -229,7 +229,8 @@ def test_cli_segment_writes_labels_on_the_input_grid_and_leaves_inputs_alone(cas
     code = main(["segment", "--input", str(case["ct_mrworld"]), "--output", str(out),
                  "--landmarks", str(case["mr_landmarks"])])
     assert code == 0
-    assert "3 vertebrae (L2, L3, L4)" in capsys.readouterr().out
+    assert "3 vertebrae (L2, L3, L4) written to" in (printed := capsys.readouterr().out)
+    assert "levels named from the landmarks' names" in printed
     assert {k: _sha(case[k]) for k in hashes} == hashes
     seg, image = sitk.ReadImage(str(out)), sitk.ReadImage(str(case["ct_mrworld"]))
     assert _same_geometry(seg, image)
