@@ -153,7 +153,7 @@ class Pix2PixModel(ImageModel):
         return volume(out)
 
 
-KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel}
+KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel, "cut": Pix2PixModel}
 
 
 def image_model(folder: Path, card: ModelCard, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,

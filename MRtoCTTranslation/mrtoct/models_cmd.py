@@ -39,7 +39,7 @@ def _spacing(e: dict) -> str:
 
 def _steps(e: dict) -> str:
     """The default sampling steps (one pass for Pix2Pix)."""
-    if e.get("kind") == "pix2pix":
+    if e.get("kind") in ("pix2pix", "cut"):
         return "1 pass"
     return str(e["default_steps"]) if isinstance(e.get("default_steps"), int) else "-"
 

@@ -49,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from exc
     if not Path(cfg.manifest).is_file():
         raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
+    if getattr(getattr(cfg, "network", None), "kind", "") == "cut":  # both domains present, before any work
+        from MRtoCTTranslationLib.training.unpaired import unpaired_rows
+
+        try:
+            unpaired_rows(cfg.manifest, cfg.input_column, cfg.target_column, "train")
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
     with quiet():  # the trainer itself warns about an emulated precision
         prec = choose_precision(cfg.precision, "cuda" if torch.cuda.is_available() else "cpu", training=True)
     print(f"mrtoct train: {prec.describe()}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-KINDS = ("diffusion", "pix2pix")
+KINDS = ("diffusion", "pix2pix", "cut")
 
 
 @dataclass
@@ -23,8 +23,8 @@ class NetworkConfig:
 
     @property
     def divisor(self) -> int:
-        """Spatial sizes must be multiples of this."""
-        return 2 ** (len(self.channels) - 1)
+        """Spatial sizes must be multiples of this (CUT's generator downsamples twice)."""
+        return 4 if self.kind == "cut" else 2 ** (len(self.channels) - 1)
 
     def to_json(self) -> dict:
         d = asdict(self)

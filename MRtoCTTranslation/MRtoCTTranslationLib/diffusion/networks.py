@@ -62,4 +62,8 @@ def build_network(cfg: NetworkConfig) -> nn.Module:
         return ConditionalDenoiser(cfg)
     if cfg.kind == "pix2pix":
         return UNetGenerator(cfg)
+    if cfg.kind == "cut":
+        from .cut import ResnetGenerator
+
+        return ResnetGenerator(cfg)
     raise ValueError(f"unknown model kind {cfg.kind!r}: use one of {KINDS}")

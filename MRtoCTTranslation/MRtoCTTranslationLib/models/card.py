@@ -26,7 +26,8 @@ from SpineCoreLib.validation import coerce_fields
 CARD = "model.json"
 WEIGHTS = "model.safetensors"
 SCHEMA_VERSION = 3
-KINDS = ("diffusion", "pix2pix", "latent")
+KINDS = ("diffusion", "pix2pix", "cut", "latent")
+ONE_PASS = ("pix2pix", "cut")  # generators: no steps, no prediction mode
 JSON_ORDER = ("schema_version", "name", "description", "training_data", "intended_use", "architecture", "diffusion", "input_modality", "input_contrasts",
               "output_modality", "targets", "default_target", "spacing_mm", "orientation", "intensity", "training",
               "metrics", "inference_defaults", "license", "citation", "weights_sha256", "weights_dtype")
@@ -116,7 +117,7 @@ class ModelCard:
     @property
     def prediction(self) -> str | None:
         """What the denoiser predicts (image, noise, v, flow), as its architecture says; None for Pix2Pix."""
-        if self.kind == "pix2pix":
+        if self.kind in ONE_PASS:
             return None
         arch = self.architecture.get("unet", {}) if self.kind == "latent" else self.architecture
         return arch.get("prediction")
@@ -124,7 +125,7 @@ class ModelCard:
     @property
     def default_steps(self) -> int | None:
         """Sampling steps unless told otherwise; None for a one-pass model (Pix2Pix)."""
-        return None if self.kind == "pix2pix" else self.inference_defaults.steps
+        return None if self.kind in ONE_PASS else self.inference_defaults.steps
 
     @property
     def train_timesteps(self) -> int:

@@ -30,6 +30,7 @@ from .config import TrainConfig
 from .data import Pair, load_pair, network_inputs, random_patch
 from .ema import EMA
 from .run_log import RunLog
+from .unpaired import Domains, load_domains
 
 if TYPE_CHECKING:
     from ..latent.config import LatentTrainConfig
@@ -42,6 +43,8 @@ CITATIONS = {
                  "spinal segmentation. Eur Radiol Exp 7, 70 (2023).",
     "pix2pix": "Isola P, Zhu J-Y, Zhou T, Efros AA. Image-to-image translation with conditional adversarial "
                "networks. CVPR 2017; as the baseline of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
+    "cut": "Park T, Efros AA, Zhang R, Zhu J-Y. Contrastive learning for unpaired image-to-image translation. "
+           "ECCV 2020; as a baseline of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
 }
 
 
@@ -52,6 +55,8 @@ def _dist_info() -> tuple[int, int, int]:
 
 def load_pairs(cfg: TrainConfig, split: str) -> list[Pair]:
     rows = [r for r in read_manifest(cfg.manifest) if (r.get("split") or "train") == split]
+    if cfg.network.kind == "cut":  # unpaired training: only rows with both are pairs (for validation)
+        rows = [r for r in rows if r.get(cfg.input_column) and r.get(cfg.target_column)]
     cols = [cfg.input_column, *cfg.extra_input_columns]
     return [load_pair(r, cols, cfg.target_column, cfg.spacing_mm, cfg.contrast != "fixed") for r in rows]
 
@@ -137,7 +142,7 @@ class TrainingRun:
     net: torch.nn.Module
     ema: EMA
     model: torch.nn.Module  # net, wrapped for DDP when there are several processes
-    disc_model: torch.nn.Module | None  # Pix2Pix: the discriminator, wrapped for DDP the same way
+    disc_model: torch.nn.Module | None  # Pix2Pix and CUT: the discriminator, wrapped for DDP the same way
     optimizers: dict[str, torch.optim.Optimizer]
     modules: dict[str, torch.nn.Module]
     precision: Precision
@@ -147,6 +152,7 @@ class TrainingRun:
     mr_map: MRMapping = field(default_factory=MRMapping)
     ct_map: CTMapping = field(default_factory=CTMapping)
     schedule: CosineSchedule = field(default_factory=CosineSchedule)
+    domains: Domains | None = None  # CUT: the unpaired MR and CT pools
 
     @property
     def own_rng(self) -> np.random.Generator | None:
@@ -201,8 +207,13 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     out = Path(cfg.out_dir)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-    train_pairs = load_pairs(cfg, "train")
-    if not train_pairs:
+    unpaired = cfg.network.kind == "cut"
+    if unpaired and world > 1:
+        raise ValueError("kind: cut trains in one process for now: start it without torchrun")
+    domains = load_domains(cfg.manifest, cfg.input_column, cfg.target_column, "train", cfg.spacing_mm,
+                           MRMapping(), CTMapping()) if unpaired else None
+    train_pairs = [] if unpaired else load_pairs(cfg, "train")
+    if not train_pairs and not unpaired:
         raise ValueError(f"{cfg.manifest} has no rows in split 'train'")
     val_pairs = load_pairs(cfg, "val") if rank == 0 and cfg.val_every > 0 else []
     def wrapped(m: torch.nn.Module | None) -> torch.nn.Module | None:
@@ -221,13 +232,25 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
         disc_model = wrapped(modules["disc"])
         optimizers = {"opt": torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
                       "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
+    elif unpaired:
+        import dataclasses as dc
+
+        from ..diffusion.cut import PatchProjector
+        from ..diffusion.pix2pix import patch_discriminator
+
+        modules["disc"] = patch_discriminator(dc.replace(cfg.network, in_channels=0), cfg.patch_size).to(device)
+        modules["proj"] = PatchProjector(net.feature_channels).to(device)
+        disc_model = modules["disc"]
+        optimizers = {"opt": torch.optim.Adam([*net.parameters(), *modules["proj"].parameters()], lr=cfg.lr,
+                                              betas=(0.5, 0.999)),
+                      "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
     else:
         optimizers = {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
     prec = choose_precision(cfg.precision, device, training=True)
     if rank == 0:
         log.info("%s", prec.describe())
     run = TrainingRun(cfg, rank, world, device, rng, out, train_pairs, val_pairs, net, ema, model, disc_model,
-                      optimizers, modules, prec, prec.grad_scaler(), RunLog(out, enabled=rank == 0))
+                      optimizers, modules, prec, prec.grad_scaler(), RunLog(out, enabled=rank == 0), domains=domains)
     ckpt = out / "checkpoint"
     if resume and (ckpt / "checkpoint.json").exists():
         run.start = load_checkpoint(ckpt, modules, optimizers, run.own_rng)
@@ -255,16 +278,53 @@ def _batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
             torch.from_numpy(np.stack(cts)[:, None].copy()).to(run.device))
 
 
+def _unpaired_batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
+    """MR patches and CT patches drawn independently from the two pools (flipped left-right at random)."""
+    cfg, rng = run.cfg, run.rng
+    two_d = cfg.network.spatial_dims == 2
+    size = list(cfg.patch_size) + ([1] if two_d else [])
+    out = []
+    for pool, pad in ((run.domains.mr, -1.0), (run.domains.ct, float(run.ct_map.forward(np.float32(-1024.0))))):
+        patches = []
+        for _ in range(cfg.batch_size):
+            vol = pool[int(rng.integers(len(pool)))]
+            vol = vol[..., ::-1] if rng.uniform() < 0.5 else vol
+            p = random_patch([vol], size, rng, [pad])[0]
+            patches.append(p[..., 0] if two_d else p)
+        out.append(torch.from_numpy(np.stack(patches)[:, None].copy()).to(run.device))
+    return out[0], out[1]
+
+
+def _cut_loss(run: TrainingRun, mr: torch.Tensor, ct: torch.Tensor) -> torch.Tensor:
+    """CUT: the discriminator's step (real CT against generated), then the generator's loss: least squares
+    adversarial + PatchNCE (MR vs its output) + identity PatchNCE (CT vs its output)."""
+    from ..diffusion.cut import nce_between
+    from ..diffusion.pix2pix import lsgan_loss
+
+    cfg, disc = run.cfg, run.disc_model
+    fake = run.model(mr)
+    d_loss = 0.5 * (lsgan_loss(disc(ct), True) + lsgan_loss(disc(fake.detach()), False))
+    run.optimizers["opt_d"].zero_grad(set_to_none=True)
+    backward_step(d_loss, run.optimizers["opt_d"], run.scaler)
+    gen = torch.Generator().manual_seed(int(run.rng.integers(2**31)))
+    n, weight = int(cfg.network.extra.get("nce_patches", 256)), float(cfg.network.extra.get("nce_weight", 1.0))
+    nce = nce_between(run.net, run.modules["proj"], mr, fake, n, gen)
+    idt = nce_between(run.net, run.modules["proj"], ct, run.model(ct), n, gen)
+    return lsgan_loss(disc(fake), True) + weight * 0.5 * (nce + idt)
+
+
 def _step(run: TrainingRun, step: int) -> tuple[float, float]:
-    """One optimisation step (the discriminator's first, for Pix2Pix); returns the loss and learning rate."""
+    """One optimisation step (the discriminator's first, for Pix2Pix and CUT); the loss and learning rate."""
     cfg, sched = run.cfg, run.schedule
-    mr, ct = _batch(run)
+    mr, ct = _unpaired_batch(run) if run.domains is not None else _batch(run)
     lr = cfg.lr_at(step)
     for o in run.optimizers.values():
         for group in o.param_groups:
             group["lr"] = lr
     with run.precision.autocast():
-        if cfg.network.kind == "diffusion":
+        if run.domains is not None:
+            loss = _cut_loss(run, mr, ct)
+        elif cfg.network.kind == "diffusion":
             t = torch.randint(0, sched.num_steps, (mr.shape[0],), device=run.device)
             noise = torch.randn_like(ct)
             pred = run.model(sched.add_noise(ct, noise, t), mr, t)
@@ -305,7 +365,9 @@ def _finish(run: TrainingRun, metrics: dict) -> Path:
     """The model folder (EMA weights and the card), written by the first process; processes joined."""
     folder = run.out / "model"
     if run.rank == 0:
-        card = model_card(run.cfg, run.mr_map, run.ct_map, len(run.train_pairs), {"validation": metrics},
+        n_train = len(run.train_pairs) if run.domains is None else len(set(run.domains.mr_subjects)
+                                                                         | set(run.domains.ct_subjects))
+        card = model_card(run.cfg, run.mr_map, run.ct_map, n_train, {"validation": metrics},
                           run.precision.name)
         save_model(folder, run.ema.model.state_dict(), card)
     run.run_log.close()
