@@ -145,3 +145,20 @@ def nce_between(net: ResnetGenerator, projector: PatchProjector, source: torch.T
     ids = sample_locations(feats_k, n_patches, generator)
     k, q = projector(feats_k, ids), projector(feats_q, ids)
     return torch.stack([patch_nce_loss(qq, kk) for qq, kk in zip(q, k, strict=True)]).mean()
+
+
+class CUTObjective(nn.Module):
+    """The generator's side of CUT in one forward pass (so that DDP sees one module and one call): the
+    output for the MR and the mean of PatchNCE (MR vs output) and identity PatchNCE (CT vs its output)."""
+
+    def __init__(self, net: ResnetGenerator, projector: PatchProjector) -> None:
+        super().__init__()
+        self.net, self.projector = net, projector
+
+    def forward(self, mr: torch.Tensor, ct: torch.Tensor, n_patches: int, seed: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        fake = self.net(mr)
+        nce = nce_between(self.net, self.projector, mr, fake, n_patches, gen)
+        idt = nce_between(self.net, self.projector, ct, self.net(ct), n_patches, gen)
+        return fake, 0.5 * (nce + idt)

@@ -208,8 +208,6 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     unpaired = cfg.network.kind == "cut"
-    if unpaired and world > 1:
-        raise ValueError("kind: cut trains in one process for now: start it without torchrun")
     domains = load_domains(cfg.manifest, cfg.input_column, cfg.target_column, "train", cfg.spacing_mm,
                            MRMapping(), CTMapping()) if unpaired else None
     train_pairs = [] if unpaired else load_pairs(cfg, "train")
@@ -221,7 +219,14 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
         return torch.nn.parallel.DistributedDataParallel(m) if world > 1 and m is not None else m
 
     net = build_network(cfg.network).to(device)
-    model = wrapped(net)  # before the EMA copy, so every process averages the same starting weights
+    projector = None
+    if unpaired:  # CUT: generator and projector as one DDP module
+        from ..diffusion.cut import CUTObjective, PatchProjector
+
+        projector = PatchProjector(net.feature_channels).to(device)
+        model = wrapped(CUTObjective(net, projector))
+    else:
+        model = wrapped(net)  # before the EMA copy, so every process averages the same starting weights
     ema = EMA(net, cfg.ema_decay)
     modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model}
     disc_model = None
@@ -235,12 +240,11 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     elif unpaired:
         import dataclasses as dc
 
-        from ..diffusion.cut import PatchProjector
         from ..diffusion.pix2pix import patch_discriminator
 
         modules["disc"] = patch_discriminator(dc.replace(cfg.network, in_channels=0), cfg.patch_size).to(device)
-        modules["proj"] = PatchProjector(net.feature_channels).to(device)
-        disc_model = modules["disc"]
+        modules["proj"] = projector
+        disc_model = wrapped(modules["disc"])
         optimizers = {"opt": torch.optim.Adam([*net.parameters(), *modules["proj"].parameters()], lr=cfg.lr,
                                               betas=(0.5, 0.999)),
                       "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
@@ -298,19 +302,17 @@ def _unpaired_batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
 def _cut_loss(run: TrainingRun, mr: torch.Tensor, ct: torch.Tensor) -> torch.Tensor:
     """CUT: the discriminator's step (real CT against generated), then the generator's loss: least squares
     adversarial + PatchNCE (MR vs its output) + identity PatchNCE (CT vs its output)."""
-    from ..diffusion.cut import nce_between
     from ..diffusion.pix2pix import lsgan_loss
 
     cfg, disc = run.cfg, run.disc_model
-    fake = run.model(mr)
-    d_loss = 0.5 * (lsgan_loss(disc(ct), True) + lsgan_loss(disc(fake.detach()), False))
+    n, weight = int(cfg.network.extra.get("nce_patches", 256)), float(cfg.network.extra.get("nce_weight", 1.0))
+    fake, nce = run.model(mr, ct, n, int(run.rng.integers(2**31)))
+    # real and generated CT in one forward pass: DDP reduces gradients once per forward and backward
+    scores = disc(torch.cat([ct, fake.detach()], 0))
+    d_loss = 0.5 * (lsgan_loss(scores[: ct.shape[0]], True) + lsgan_loss(scores[ct.shape[0]:], False))
     run.optimizers["opt_d"].zero_grad(set_to_none=True)
     backward_step(d_loss, run.optimizers["opt_d"], run.scaler)
-    gen = torch.Generator().manual_seed(int(run.rng.integers(2**31)))
-    n, weight = int(cfg.network.extra.get("nce_patches", 256)), float(cfg.network.extra.get("nce_weight", 1.0))
-    nce = nce_between(run.net, run.modules["proj"], mr, fake, n, gen)
-    idt = nce_between(run.net, run.modules["proj"], ct, run.model(ct), n, gen)
-    return lsgan_loss(disc(fake), True) + weight * 0.5 * (nce + idt)
+    return lsgan_loss(disc(fake), True) + weight * nce
 
 
 def _step(run: TrainingRun, step: int) -> tuple[float, float]:
