@@ -1,0 +1,45 @@
+"""The spine column on tiny shapes: disc choice, segments, and the path through stacked bodies that ignores
+a thick blob off the midline."""
+
+from __future__ import annotations
+
+import numpy as np
+import SimpleITK as sitk
+
+from SpineCoreLib.segmentation.column import Column, choose_discs, find_column
+from SpineCoreLib.segmentation.volume import Volume
+
+
+def test_discs_are_the_strongest_minima_a_body_height_apart():
+    k = np.arange(20)
+    scores = np.zeros(20)
+    scores[[3, 6, 12, 19]] = [0.9, 0.5, 1.0, 0.3]  # 6 and 19 are too close (18 and 21 mm) to a stronger one
+    assert choose_discs(k, scores, step_mm=3.0) == [3, 12]
+    scores[:] = 0.1  # nothing disc-like enough
+    assert choose_discs(k, scores, step_mm=3.0) == []
+
+
+def test_segments_lie_between_discs_and_beyond_the_end_ones():
+    col = Column(np.arange(30), np.zeros((30, 2)), [10, 20])
+    assert col.segments() == [(0, 9), (11, 19), (21, 29)]
+    np.testing.assert_allclose(col.centre_at(np.array([-5, 40])), np.zeros((2, 2)))
+
+
+def test_the_column_goes_through_the_bodies_not_the_blob_beside_them():
+    """Four "bodies" (bone cylinders of radius 15 mm, 24 mm tall, the top one cut by the edge) stacked with 6 mm
+    gaps (discs), on a
+    2 mm grid in LPS order (k up the patient), and a thicker ball 60 mm to the side (a femoral head)."""
+    shape, spacing = (50, 40, 80), 2.0
+    k, j, i = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    r_body = np.hypot((j - 20) * spacing, (i - 30) * spacing)
+    bodies = (r_body <= 15) & ((k * spacing) % 30 < 24) & (k > 1)
+    head = np.sqrt(((k - 10) * spacing) ** 2 + ((j - 20) * spacing) ** 2 + ((i - 60) * spacing) ** 2) <= 22
+    hu = np.where(bodies | head, 300.0, 20.0).astype(np.float32)
+    image = sitk.GetImageFromArray(hu)
+    image.SetSpacing((spacing,) * 3)
+    vol = Volume.of(image)
+    col = find_column(bodies | head, hu, vol)
+    assert col is not None
+    assert np.allclose(col.centre[:, 1], 30, atol=1.0) and np.allclose(col.centre[:, 0], 20, atol=1.0)
+    gaps = [n for n in range(2, shape[0]) if (n * spacing) % 30 >= 24]  # slices of the 'discs'
+    assert all(any(abs(d - g) <= 1 for g in gaps) for d in col.discs) and len(col.discs) == 3, col.discs
