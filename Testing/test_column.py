@@ -26,9 +26,9 @@ def test_segments_lie_between_discs_and_beyond_the_end_ones():
 
 
 def test_the_column_goes_through_the_bodies_not_the_blob_beside_them():
-    """Four "bodies" (bone cylinders of radius 15 mm, 24 mm tall, the top one cut by the edge) stacked with 6 mm
-    gaps (discs), on a
-    2 mm grid in LPS order (k up the patient), and a thicker ball 60 mm to the side (a femoral head)."""
+    """Four "bodies" (bone cylinders of radius 15 mm, 24 mm tall, the top one cut by the edge) stacked
+    with 6 mm gaps (discs), on a 2 mm grid in LPS order (k up the patient), and a thicker ball 60 mm
+    to the side (a femoral head)."""
     shape, spacing = (50, 40, 80), 2.0
     k, j, i = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
     r_body = np.hypot((j - 20) * spacing, (i - 30) * spacing)
