@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -228,28 +229,8 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     else:
         model = wrapped(net)  # before the EMA copy, so every process averages the same starting weights
     ema = EMA(net, cfg.ema_decay)
-    modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model}
-    disc_model = None
-    if cfg.network.kind == "pix2pix":
-        from ..diffusion.pix2pix import patch_discriminator
-
-        modules["disc"] = patch_discriminator(cfg.network, cfg.patch_size).to(device)
-        disc_model = wrapped(modules["disc"])
-        optimizers = {"opt": torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
-                      "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
-    elif unpaired:
-        import dataclasses as dc
-
-        from ..diffusion.pix2pix import patch_discriminator
-
-        modules["disc"] = patch_discriminator(dc.replace(cfg.network, in_channels=0), cfg.patch_size).to(device)
-        modules["proj"] = projector
-        disc_model = wrapped(modules["disc"])
-        optimizers = {"opt": torch.optim.Adam([*net.parameters(), *modules["proj"].parameters()], lr=cfg.lr,
-                                              betas=(0.5, 0.999)),
-                      "opt_d": torch.optim.Adam(modules["disc"].parameters(), lr=cfg.lr, betas=(0.5, 0.999))}
-    else:
-        optimizers = {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
+    extra, disc_model, optimizers = _optimizers(cfg, net, projector, device, wrapped)
+    modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model, **extra}
     prec = choose_precision(cfg.precision, device, training=True)
     if rank == 0:
         log.info("%s", prec.describe())
@@ -262,6 +243,27 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     elif cfg.init_from:
         init_weights(cfg, net, ema.model)
     return run
+
+
+def _optimizers(cfg: TrainConfig, net: torch.nn.Module, projector: torch.nn.Module | None, device: torch.device,
+                wrapped: Callable[[torch.nn.Module], torch.nn.Module]
+                ) -> tuple[dict[str, torch.nn.Module], torch.nn.Module | None, dict[str, torch.optim.Optimizer]]:
+    """The adversarial kinds' extra modules (discriminator; CUT's projections), the wrapped discriminator
+    and the optimizers: Adam with beta1 0.5 for both players of a GAN, AdamW for a denoiser."""
+    if cfg.network.kind not in ("pix2pix", "cut"):
+        return {}, None, {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
+    import dataclasses
+
+    from ..diffusion.pix2pix import patch_discriminator
+
+    conditional = cfg.network.kind == "pix2pix"  # Pix2Pix judges (MR, CT) pairs; CUT judges CT alone
+    disc = patch_discriminator(cfg.network if conditional else dataclasses.replace(cfg.network, in_channels=0),
+                               cfg.patch_size).to(device)
+    extra: dict[str, torch.nn.Module] = {"disc": disc, **({"proj": projector} if projector is not None else {})}
+    generator = [*net.parameters(), *(projector.parameters() if projector is not None else [])]
+    adam = {"lr": cfg.lr, "betas": (0.5, 0.999)}
+    return extra, wrapped(disc), {"opt": torch.optim.Adam(generator, **adam),
+                                  "opt_d": torch.optim.Adam(disc.parameters(), **adam)}
 
 
 def _batch(run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor]:
