@@ -24,7 +24,7 @@ from SpineCoreLib.segmentation import BuiltinOptions, segment_vertebrae
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 TOTALSEG_TO_VERSE = {26: 26, 27: 24, 28: 23, 29: 22, 30: 21, 31: 20, 32: 19, 33: 18}  # S1, L5 .. L1, T12, T11
 REAL_CASES = {"totalseg_example_ct": ("totalseg_example_ct_vertebrae_predicted", ["L1", "L2", "L3", "L4", "L5", "S1"])}
-METHODS = {"default (column when bodies < 180 HU)": BuiltinOptions(), "body cores only (before)": BuiltinOptions(spine_first=False)}
+METHODS = {"default (column when bodies < 150 HU)": BuiltinOptions(), "body cores only (before)": BuiltinOptions(spine_first=False)}
 
 
 def reference_landmarks(image: sitk.Image, ref: np.ndarray, levels: list[str]) -> dict:
