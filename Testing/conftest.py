@@ -64,3 +64,14 @@ def load_bundled_model(name: str) -> Any:
         return load_model(resolve(name), "cpu")
     except Exception as exc:
         pytest.fail(f"bundled model {name} cannot be loaded: {exc}")
+
+
+def tiny_cohort(out: Path, cases: int, seed: int) -> Path:
+    """A manifest of ``cases`` two-level phantom cases at 4 mm for training tests, the last one in split val."""
+    from SpineCoreLib.phantom import PhantomOptions, generate_cohort
+
+    opts = PhantomOptions(levels=["L3", "L4"], ct_spacing=4.0, mr_spacing=(2.0, 2.0, 4.0))
+    m = generate_cohort(out, cases, seed=seed, opts=opts, split="train")
+    text = m.read_text().splitlines()
+    m.write_text("\n".join([*text[:-1], text[-1].replace(",train,", ",val,")]) + "\n")
+    return m

@@ -12,13 +12,13 @@ import pytest
 import SimpleITK as sitk
 import torch
 import yaml
+from conftest import tiny_cohort
 
 from mrtoct.main import main
 from MRtoCTTranslationLib.diffusion.config import NetworkConfig
 from MRtoCTTranslationLib.diffusion.cut import PatchProjector, ResnetGenerator, nce_between, patch_nce_loss
 from MRtoCTTranslationLib.training.unpaired import unpaired_rows, write_unpaired_manifest
 from SpineCoreLib.manifest import read_manifest, write_manifest
-from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 
 def test_patch_nce_matches_the_hand_computed_value():
@@ -65,12 +65,7 @@ def test_nce_training_makes_output_patches_find_their_input_patches():
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cutcohort")
-    opts = PhantomOptions(levels=["L3", "L4"], ct_spacing=4.0, mr_spacing=(2.0, 2.0, 4.0))
-    m = generate_cohort(out, 3, seed=8, opts=opts, split="train")
-    text = m.read_text().splitlines()
-    m.write_text("\n".join([*text[:3], text[3].replace(",train,", ",val,")]) + "\n")
-    return m
+    return tiny_cohort(tmp_path_factory.mktemp("cutcohort"), 3, seed=8)
 
 
 def test_an_unpaired_manifest_gives_each_training_subject_one_domain(cohort, tmp_path):

@@ -12,21 +12,16 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import yaml
+from conftest import tiny_cohort
 
 from mrtoct.main import main
-from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
 TINY = {"channels": [4, 8], "norm_num_groups": 2, "num_res_blocks": 1}
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("traincohort")
-    opts = PhantomOptions(levels=["L3", "L4"], ct_spacing=4.0, mr_spacing=(2.0, 2.0, 4.0))
-    m = generate_cohort(out, 2, seed=4, opts=opts, split="train")
-    text = m.read_text().splitlines()
-    m.write_text("\n".join([text[0], text[1], text[2].replace(",train,", ",val,")]) + "\n")
-    return m
+    return tiny_cohort(tmp_path_factory.mktemp("traincohort"), 2, seed=4)
 
 
 def _config(tmp: Path, manifest: Path, **over) -> Path:
