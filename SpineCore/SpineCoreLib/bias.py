@@ -15,6 +15,8 @@ import logging
 import numpy as np
 import SimpleITK as sitk
 
+from .intensity import foreground_threshold
+
 log = logging.getLogger(__name__)
 
 
@@ -22,10 +24,8 @@ def foreground_mask(image: sitk.Image, fraction: float = 0.05) -> sitk.Image:
     """Voxels brighter than ``fraction`` of the way from the minimum to the 99.9th percentile (the body, as
     ``MRMapping`` counts it),
     closed and hole-filled slice by slice so that dark cortical bone and fluid inside stay in."""
-    arr = sitk.GetArrayFromImage(image)
-    low, top = float(arr.min()), float(np.percentile(arr, 99.9))
-    mask = sitk.Cast(image > low + fraction * (top - low), sitk.sitkUInt8) if top > low else \
-        sitk.Cast(image * 0 + 1, sitk.sitkUInt8)
+    threshold = foreground_threshold(sitk.GetArrayFromImage(image), fraction)
+    mask = sitk.Cast(image > threshold if threshold is not None else image * 0 + 1, sitk.sitkUInt8)
     mask = sitk.BinaryMorphologicalClosing(mask, [1, 1, 1])
     return sitk.BinaryFillhole(mask)
 
@@ -44,7 +44,8 @@ def correct_bias(image: sitk.Image, work_mm: float = 4.0, iterations: tuple[int,
         shift = 1e-3 * max(high - low, 1.0) - low
         img = img + shift
     mask = foreground_mask(img) if mask is None else sitk.Cast(mask, sitk.sitkUInt8)
-    if int(sitk.GetArrayFromImage(mask).sum()) < 64:
+    inside = sitk.GetArrayFromImage(mask) > 0
+    if int(inside.sum()) < 64:
         log.info("bias correction skipped: fewer than 64 foreground voxels")
         return sitk.Cast(image, sitk.sitkFloat32)
     shrink = [max(1, int(round(work_mm / s))) for s in img.GetSpacing()]
@@ -57,7 +58,6 @@ def correct_bias(image: sitk.Image, work_mm: float = 4.0, iterations: tuple[int,
         log.warning("bias correction skipped: N4 failed (%s)", str(exc).splitlines()[-1])
         return sitk.Cast(image, sitk.sitkFloat32)
     log_field = sitk.GetArrayFromImage(n4.GetLogBiasFieldAsImage(img))
-    inside = sitk.GetArrayFromImage(mask) > 0
     log_field -= float(log_field[inside].mean())  # mean field 1 inside the body: the scale is kept
     out = sitk.GetArrayFromImage(img) / np.exp(log_field) - shift
     result = sitk.GetImageFromArray(out.astype(np.float32))

@@ -17,6 +17,13 @@ import numpy as np
 HU_RANGE = (-1024.0, 3071.0)
 
 
+def foreground_threshold(a: np.ndarray, fraction: float) -> float | None:
+    """The intensity above which an MR voxel counts as body: ``fraction`` of the way from the minimum to
+    the 99.9th percentile (from the minimum, so that a constant offset cancels); None for a flat volume."""
+    low, top = float(a.min()), float(np.percentile(a, 99.9))
+    return low + fraction * (top - low) if top > low else None
+
+
 @dataclass(frozen=True)
 class MRMapping:
     """Robust percentile scaling of an MR volume to about [-1, 1]."""
@@ -31,8 +38,8 @@ class MRMapping:
         a = np.asarray(mr, dtype=np.float32)
         if a.size == 0 or not np.all(np.isfinite(a)):
             raise ValueError("the MR volume is empty or has NaN/infinite voxels: fix or crop the input")
-        low, top = float(a.min()), float(np.percentile(a, 99.9))
-        fg = a[a > low + self.foreground_fraction * (top - low)] if top > low else a
+        threshold = foreground_threshold(a, self.foreground_fraction)
+        fg = a[a > threshold] if threshold is not None else a
         if fg.size < 10:
             fg = a.ravel()
         lo, hi = np.percentile(fg, [self.low_percentile, self.high_percentile])

@@ -9,13 +9,14 @@ need not share a grid, a patient or a field of view.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from SpineCoreLib.geometry import Grid
 from SpineCoreLib.intensity import CTMapping, MRMapping
-from SpineCoreLib.manifest import read_manifest
+from SpineCoreLib.manifest import read_manifest, write_manifest
 from SpineCoreLib.orientation import canonical, to_grid
 from SpineCoreLib.resample import isotropic_grid
 
@@ -61,10 +62,6 @@ def write_unpaired_manifest(manifest: str, out: str, input_column: str, target_c
     """A copy of a paired manifest in which each training subject keeps only its MR or only its CT,
     alternately, so that no subject contributes both (the phantom experiment: MR and CT of different
     subjects). Other splits are kept paired for evaluation against the truth."""
-    from pathlib import Path
-
-    from SpineCoreLib.manifest import write_manifest
-
     rows = read_manifest(manifest)
     train = [r for r in rows if (r.get("split") or "train") == "train"]
     for n, row in enumerate(train):

@@ -84,14 +84,12 @@ def segment_builtin(image: sitk.Image, landmarks: LandmarkSource | None = None, 
         labels = limit_reach(grow(markers, bone, work.spacing), work, seeded, opts.reach_mm)
         if not opts.label_neighbours:  # their seeds only kept the annotated levels out of their bone
             labels = np.where(np.isin(labels, [LEVEL_IDS[lv] for lv in points]), labels, 0).astype(np.uint16)
+        anchor = "the landmarks' names"
     elif spine is not None:
         labels, anchor = column_labels(spine, caudal_level)
     else:
         markers = ordered_markers(bone, work, caudal_level, opts.core_mm)
         labels = grow(markers, bone, work.spacing)
-    if points is not None:
-        anchor = "the landmarks' names"
-    elif spine is None:
         anchor = f"{caudal_level} (the lowest vertebral body wholly in the image)"
     if not labels.any():
         log.warning("no vertebra found: is the image a CT in Hounsfield units?")

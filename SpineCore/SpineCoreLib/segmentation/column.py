@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from SpineCoreLib.levels import LEVEL_IDS, VARIANT_LEVELS, ordered_levels
+
+from .seeds import add_neighbour_seeds
 from .volume import Volume
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,13 @@ class Column:
         """(first, last) slices of each body between discs (and beyond the end discs), caudal first."""
         bounds = [int(self.k[0]) - 1, *self.discs, int(self.k[-1]) + 1]
         return [(lo + 1, hi - 1) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi - lo > 2]
+
+
+def section(shape: tuple[int, ...], centre_ji: np.ndarray, spacing: np.ndarray, radius_mm: float) -> np.ndarray:
+    """Boolean disk of ``radius_mm`` around a (j, i) centre in one slice of a volume of ``shape``."""
+    jj, ii = np.ogrid[: shape[1], : shape[2]]
+    j, i = centre_ji
+    return ((jj - j) * spacing[1]) ** 2 + ((ii - i) * spacing[2]) ** 2 <= radius_mm**2
 
 
 def slice_depth(bone: np.ndarray, spacing: np.ndarray) -> np.ndarray:
@@ -120,10 +130,9 @@ def find_path(depth: np.ndarray, vol: Volume) -> tuple[np.ndarray, np.ndarray] |
 def disc_scores(bone: np.ndarray, hu: np.ndarray, k: np.ndarray, centre: np.ndarray, spacing: np.ndarray
                 ) -> np.ndarray:
     """Per path slice: how disc-like the body's cross-section is (little bone, low HU)."""
-    jj, ii = np.ogrid[: bone.shape[1], : bone.shape[2]]
     scores = np.zeros(len(k))
-    for n, (kk, (j, i)) in enumerate(zip(k, centre, strict=True)):
-        disk = ((jj - j) * spacing[1]) ** 2 + ((ii - i) * spacing[2]) ** 2 <= PROFILE_RADIUS_MM**2
+    for n, (kk, ji) in enumerate(zip(k, centre, strict=True)):
+        disk = section(bone.shape, ji, spacing, PROFILE_RADIUS_MM)
         scores[n] = (1.0 - bone[kk][disk].mean()) + max(0.0, (130.0 - float(hu[kk][disk].mean())) / 100.0)
     return scores
 
@@ -159,12 +168,8 @@ def find_column(bone: np.ndarray, hu: np.ndarray, vol: Volume) -> Column | None:
 
 def disc_and_body_hu(hu: np.ndarray, column: Column, spacing: np.ndarray) -> tuple[float, float]:
     """Median HU of the column's cross-sections at the discs and in the middle of the bodies."""
-    jj, ii = np.ogrid[: hu.shape[1], : hu.shape[2]]
-
     def mean_at(k: int) -> float:
-        j, i = column.centre_at(np.array([k]))[0]
-        disk = ((jj - j) * spacing[1]) ** 2 + ((ii - i) * spacing[2]) ** 2 <= PROFILE_RADIUS_MM**2
-        return float(hu[k][disk].mean())
+        return float(hu[k][section(hu.shape, column.centre_at(np.array([k]))[0], spacing, PROFILE_RADIUS_MM)].mean())
 
     discs = [mean_at(k) for k in column.discs]
     bodies = [mean_at((lo + hi) // 2) for lo, hi in column.segments()]
@@ -224,20 +229,13 @@ def joins_pelvis(base: np.ndarray, seed: np.ndarray, vol: Volume, midline_x: flo
 def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volume, caudal_level: str
                    ) -> tuple[np.ndarray, dict[int, str], str]:
     """Marker image (VerSe IDs), the level of each segment and the anchor the levels were counted from."""
-    from SpineCoreLib.levels import LEVEL_IDS, VARIANT_LEVELS, ordered_levels
-
-    from .seeds import add_neighbour_seeds
-
     shape = bone.shape
     segs, complete, height = complete_segments(column, shape[0])
-    jj, ii = np.ogrid[: shape[1], : shape[2]]
     seeds = []
     for lo, hi in segs:
         seed = np.zeros(shape, bool)
         for k in range(max(lo + 1, 0), min(hi, shape[0] - 1)):
-            j, i = column.centre_at(np.array([k]))[0]
-            disk = ((jj - j) * vol.spacing[1]) ** 2 + ((ii - i) * vol.spacing[2]) ** 2 <= MARKER_RADIUS_MM**2
-            seed[k] = disk & bone[k]
+            seed[k] = section(shape, column.centre_at(np.array([k]))[0], vol.spacing, MARKER_RADIUS_MM) & bone[k]
         seeds.append(seed)
     midline_x = float(vol.kji_to_ras(np.array([column.k[len(column.k) // 2], *column.centre[len(column.k) // 2]]))[0])
     order = ordered_levels(include_variants=caudal_level in VARIANT_LEVELS)
@@ -280,8 +278,6 @@ def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume)
     """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along the
     column's direction there (the sacrum tilts forward: its lower segments lie behind and below S1), and
     below S1's articular processes only near the sacral axis (its body, not the posterior wall)."""
-    from SpineCoreLib.levels import LEVEL_IDS
-
     if not column.discs:
         return labels
     out = labels.copy()
