@@ -47,6 +47,7 @@ class Column:
     k: np.ndarray  # slices the path covers, ascending
     centre: np.ndarray  # (len(k), 2) continuous (j, i) of the body centre on each of them
     discs: list[int]  # slices of the disc centres, ascending
+    planes: list[tuple[np.ndarray, np.ndarray]] | None = None  # (centre, normal) in RAS per disc, when fitted
 
     def centre_at(self, k: np.ndarray) -> np.ndarray:
         """(j, i) of the path at any slices, held constant beyond its ends."""
@@ -163,7 +164,7 @@ def find_column(bone: np.ndarray, hu: np.ndarray, vol: Volume) -> Column | None:
         return None
     k, centre = path
     discs = choose_discs(k, disc_scores(bone, hu, k, centre, vol.spacing), float(vol.spacing[0]))
-    return Column(k, centre, discs)
+    return fit_planes(Column(k, centre, discs), vol, hu)
 
 
 def disc_and_body_hu(hu: np.ndarray, column: Column, spacing: np.ndarray) -> tuple[float, float]:
@@ -193,8 +194,8 @@ def corridor(column: Column, vol: Volume, lateral_mm: float = 38.0, anterior_mm:
 
 
 MARKER_RADIUS_MM = 12.0
-SACRAL_EXTENT = 0.7  # body heights below the L5/S1 disc plane, along the column: how far S1 reaches
-SACRAL_ARCH = 0.3  # below this (body heights), only S1's body (within the radius below) stays S1
+SACRAL_EXTENT = 0.9  # body heights below the L5/S1 disc plane, along the column: how far S1 reaches
+SACRAL_ARCH = 0.7  # below this (body heights), only S1's body (within the radius below) stays S1
 SACRAL_BODY_RADIUS_MM = 25.0
 
 
@@ -299,9 +300,9 @@ DISC_HU = 130.0  # the upper end of disc tissue on CT; endplates and cortex are 
 DISC_RADIUS_MM = 25.0
 
 
-def disc_planes(column: Column, vol: Volume) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(centre, unit normal) in RAS of each disc: the path's centre there and the direction from the body
-    below to the body above, so that a steep disc (L5/S1 over the sacral slope) is cut along its plane."""
+def path_planes(column: Column, vol: Volume) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre, unit normal) in RAS of each disc from the path alone: its centre there and the direction
+    from the body below to the body above (a first guess: a wedge-shaped disc is tilted more)."""
     out = []
     mids = [(lo + hi) / 2 for lo, hi in column.segments()]
     for k in column.discs:
@@ -312,6 +313,64 @@ def disc_planes(column: Column, vol: Volume) -> list[tuple[np.ndarray, np.ndarra
         normal = pts[2] - pts[0]  # from the body below to the body above
         out.append((pts[1], normal / max(float(np.linalg.norm(normal)), 1e-6)))
     return out
+
+
+PLANE_TILT_DEG = np.arange(-35.0, 35.1, 5.0)  # around the path's guess (sacral slopes reach 30-50 degrees)
+PLANE_SHIFT_MM = np.arange(-6.0, 6.1, 1.5)
+PLANE_SIDE_MM = 6.0  # the endplates either side, which the disc's plane is darkest against
+PLANE_RADIUS_MM = 12.0  # inside the body's cross-section: the canal and the fat around stay out
+
+
+def _basis(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors perpendicular to ``normal`` and to each other, the first in the sagittal plane."""
+    u = np.cross(normal, [1.0, 0.0, 0.0])
+    u = u / max(float(np.linalg.norm(u)), 1e-6)
+    return u, np.cross(normal, u)
+
+
+def fit_plane(hu: np.ndarray, vol: Volume, centre: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The disk of ``PLANE_RADIUS_MM`` near a disc that is darkest against the parallel disks
+    ``PLANE_SIDE_MM`` either side (mean HU clipped to soft tissue and cancellous bone): the disc's own
+    plane, tilted and shifted from ``guess`` within the ranges above. The contrast, not the darkness
+    alone, picks the plane: many tilts of a disk fit inside a thick disc, but only its own plane has
+    bone on both sides all round."""
+    u, v = _basis(guess)
+    step = float(vol.spacing.min())
+    grid = np.arange(-PLANE_RADIUS_MM, PLANE_RADIUS_MM + 1e-6, step)
+    a, b = np.meshgrid(grid, grid, indexing="ij")
+    keep = a**2 + b**2 <= PLANE_RADIUS_MM**2
+    a, b = a[keep], b[keep]
+    clipped = np.clip(hu, -50.0, 400.0)
+
+    def mean(pts: np.ndarray) -> float:
+        return float(ndimage.map_coordinates(clipped, vol.ras_to_kji(pts).T, order=1, mode="nearest").mean())
+
+    best = (np.inf, centre, guess)
+    for ta in np.tan(np.radians(PLANE_TILT_DEG)):
+        for tb in np.tan(np.radians(PLANE_TILT_DEG)):
+            n = guess + ta * u + tb * v
+            n = n / np.linalg.norm(n)
+            p, q = _basis(n)
+            disk = a[:, None] * p + b[:, None] * q
+            for shift in PLANE_SHIFT_MM:
+                value = mean(centre + shift * n + disk)
+                value -= 0.5 * (mean(centre + (shift + PLANE_SIDE_MM) * n + disk)
+                                + mean(centre + (shift - PLANE_SIDE_MM) * n + disk))
+                if value < best[0]:
+                    best = (value, centre + shift * n, n)
+    return best[1], best[2]
+
+
+def fit_planes(column: Column, vol: Volume, hu: np.ndarray) -> Column:
+    """``column`` with each disc's plane fitted to the image (:func:`fit_plane`) from the path's guess."""
+    column.planes = [fit_plane(hu, vol, c, n) for c, n in path_planes(column, vol)]
+    return column
+
+
+def disc_planes(column: Column, vol: Volume) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(centre, unit normal) in RAS of each disc: fitted to the image when :func:`fit_planes` ran, so that
+    a steep, wedge-shaped disc (L5/S1 over the sacral slope) is cut along its plane; else the path's guess."""
+    return column.planes if column.planes is not None else path_planes(column, vol)
 
 
 def disc_mask(column: Column, vol: Volume, hu: np.ndarray, below_hu: float = DISC_HU) -> np.ndarray:
