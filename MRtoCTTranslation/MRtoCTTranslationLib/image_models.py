@@ -1,5 +1,5 @@
-"""Image-space models that translate MR to CT: the conditional DDIM (Graf et al. 2023) and its
-Pix2Pix baseline (Isola et al., CVPR 2017), in 2D (sagittal slices) or 3D, through sliding windows.
+"""Image-space models that translate MR to CT: the conditional DDIM (Graf et al. 2023), its Pix2Pix
+baseline (Isola et al., CVPR 2017), and the unpaired CUT and SynDiff, in 2D (sagittal slices) or 3D, through sliding windows.
 
 Every model the translator runs, these and ``latent.loaded.LatentModel``, offers one interface:
 ``sampled`` (whether it samples in steps), ``default_steps``, ``target_name(target)``, ``sample(mr_values, options,
@@ -153,7 +153,39 @@ class Pix2PixModel(ImageModel):
         return volume(out)
 
 
-KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel, "cut": Pix2PixModel}
+class SynDiffModel(ImageModel):
+    """SynDiff's diffusive generator (Özbey et al., IEEE TMI 2023): the MR concatenated to the noisy CT,
+    x0 predicted window by window, the next x drawn from the posterior; as many steps as it was trained
+    with (the card's ``train_timesteps``). Stochastic in its draws, deterministic for a seed; no eta."""
+
+    @property
+    def default_steps(self) -> int:
+        return self.card.train_timesteps
+
+    def sample(self, mr_values: np.ndarray, options: TranslationOptions, sample_index: int, precision: Precision,
+               progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """Network-value CT for network-value MR on the model grid; seed ``options.seed + sample_index``."""
+        from .diffusion.syndiff import SynDiffSchedule, syndiff_sample, timestep_input
+
+        schedule = SynDiffSchedule(self.card.train_timesteps)
+        cond, win, overlap, volume = self._layout(mr_values, options)
+        gen = torch.Generator(device="cpu").manual_seed(int(options.seed) + sample_index)
+        noise = torch.randn(cond.shape, generator=gen).to(self.device)
+
+        def denoise(x_i: torch.Tensor, i: int) -> torch.Tensor:
+            tt = timestep_input(torch.full((x_i.shape[0],), i), schedule.steps).to(self.device)
+            inputs = torch.cat([x_i, cond], dim=1)
+            with torch.inference_mode(), precision.autocast():
+                out = sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], tt), inputs, win, overlap)
+            return out.float()
+
+        x0 = syndiff_sample(denoise, noise, schedule, gen, clip=self.ct_map.valid_range, progress=progress,
+                            cancelled=cancelled)
+        return volume(x0)
+
+
+KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel, "cut": Pix2PixModel,
+                                      "syndiff": SynDiffModel}
 
 
 def image_model(folder: Path, card: ModelCard, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,

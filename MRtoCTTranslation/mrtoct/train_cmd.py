@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from MRtoCTTranslationLib.diffusion.config import UNPAIRED
 from SpineCoreLib.validation import existing_file
 
 from .errors import CLIError
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from exc
     if not Path(cfg.manifest).is_file():
         raise CLIError(f"the config's manifest {cfg.manifest} does not exist")
-    if getattr(getattr(cfg, "network", None), "kind", "") == "cut":  # both domains present, before any work
+    if getattr(getattr(cfg, "network", None), "kind", "") in UNPAIRED:  # both domains present, before any work
         from MRtoCTTranslationLib.training.unpaired import unpaired_rows
 
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-KINDS = ("diffusion", "pix2pix", "cut")
+KINDS = ("diffusion", "pix2pix", "cut", "syndiff")
+UNPAIRED = ("cut", "syndiff")  # trained from MR and CT of different subjects
 
 
 @dataclass
@@ -23,8 +24,10 @@ class NetworkConfig:
 
     @property
     def divisor(self) -> int:
-        """Spatial sizes must be multiples of this (CUT's generator downsamples twice)."""
-        return 4 if self.kind == "cut" else 2 ** (len(self.channels) - 1)
+        """Spatial sizes must be multiples of this (CUT's generator, and SynDiff's source generator while
+        training, downsample twice)."""
+        unet = 2 ** (len(self.channels) - 1)
+        return 4 if self.kind == "cut" else max(4, unet) if self.kind == "syndiff" else unet
 
     def to_json(self) -> dict:
         d = asdict(self)

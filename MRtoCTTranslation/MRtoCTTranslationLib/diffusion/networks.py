@@ -58,7 +58,7 @@ def for_inference(net: nn.Module, spatial_dims: int) -> nn.Module:
 
 def build_network(cfg: NetworkConfig) -> nn.Module:
     """The network a config describes (weights uninitialised)."""
-    if cfg.kind == "diffusion":
+    if cfg.kind in ("diffusion", "syndiff"):  # SynDiff's diffusive generator predicts x0 as the DDIM's does
         return ConditionalDenoiser(cfg)
     if cfg.kind == "pix2pix":
         return UNetGenerator(cfg)

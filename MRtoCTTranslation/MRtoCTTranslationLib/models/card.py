@@ -26,7 +26,7 @@ from SpineCoreLib.validation import coerce_fields
 CARD = "model.json"
 WEIGHTS = "model.safetensors"
 SCHEMA_VERSION = 3
-KINDS = ("diffusion", "pix2pix", "cut", "latent")
+KINDS = ("diffusion", "pix2pix", "cut", "syndiff", "latent")
 ONE_PASS = ("pix2pix", "cut")  # generators: no steps, no prediction mode
 JSON_ORDER = ("schema_version", "name", "description", "training_data", "intended_use", "architecture", "diffusion", "input_modality", "input_contrasts",
               "output_modality", "targets", "default_target", "spacing_mm", "orientation", "intensity", "training",
@@ -160,6 +160,9 @@ class ModelCard:
         name = self.target_name(target)
         if steps is not None and steps > self.train_timesteps:
             raise ValueError(f"steps {steps} exceed this model's {self.train_timesteps} training timesteps")
+        if self.kind == "syndiff" and steps is not None and steps != self.train_timesteps:
+            raise ValueError(f"steps {steps}: a SynDiff model samples in the {self.train_timesteps} steps it was "
+                             "trained with; leave steps unset")
         dims = int(self.architecture.get("spatial_dims", 3))
         if window is not None and self.kind != "latent" and len(window) != dims:
             raise ValueError(f"window needs {dims} sizes for model {self.name!r} ({dims}D), got {len(window)}")

@@ -1,5 +1,5 @@
 """The training loop: patches from a manifest, L1 on the configured diffusion target (or the
-Pix2Pix objective), EMA weights, validation by sampling whole volumes, checkpoints and resume,
+Pix2Pix, CUT or SynDiff objective), EMA weights, validation by sampling whole volumes, checkpoints and resume,
 TensorBoard logs, and several processes through torchrun (DDP; gloo on CPU, NCCL on GPU).
 """
 
@@ -20,6 +20,7 @@ from SpineCoreLib.intensity import CTMapping, MRMapping
 from SpineCoreLib.manifest import read_manifest
 from SpineCoreLib.metrics import image_metrics
 
+from ..diffusion.config import UNPAIRED
 from ..diffusion.networks import build_network
 from ..diffusion.schedule import CosineSchedule
 from ..models.card import ModelCard
@@ -46,6 +47,9 @@ CITATIONS = {
                "networks. CVPR 2017; as the baseline of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
     "cut": "Park T, Efros AA, Zhang R, Zhu J-Y. Contrastive learning for unpaired image-to-image translation. "
            "ECCV 2020; as a baseline of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
+    "syndiff": "Özbey M, Dalmaz O, Dar SUH, Bedel HA, Özturk Ş, Güngör A, Çukur T. Unsupervised medical image "
+               "translation with adversarial diffusion models. IEEE TMI 42(12), 3524-3539 (2023); as a baseline "
+               "of Graf R, et al. Eur Radiol Exp 7, 70 (2023).",
 }
 
 
@@ -56,7 +60,7 @@ def _dist_info() -> tuple[int, int, int]:
 
 def load_pairs(cfg: TrainConfig, split: str) -> list[Pair]:
     rows = [r for r in read_manifest(cfg.manifest) if (r.get("split") or "train") == split]
-    if cfg.network.kind == "cut":  # unpaired training: only rows with both are pairs (for validation)
+    if cfg.network.kind in UNPAIRED:  # unpaired training: only rows with both are pairs (for validation)
         rows = [r for r in rows if r.get(cfg.input_column) and r.get(cfg.target_column)]
     cols = [cfg.input_column, *cfg.extra_input_columns]
     return [load_pair(r, cols, cfg.target_column, cfg.spacing_mm, cfg.contrast != "fixed") for r in rows]
@@ -77,7 +81,15 @@ def inference_defaults(cfg: TrainConfig) -> dict:
     was trained on (measured 3-5 HU better than whole-volume windows; overlap 0.5 gains 0.6 HU more for
     twice the time; docs/models.md). Steps stay 20 until ``Testing/Benchmarks/steps_curve.py --write-cards``
     measures the model's own curve."""
-    return {"steps": 20, "eta": 0.0, "window": [int(n) for n in cfg.patch_size], "overlap": 0.25}
+    steps = syndiff_steps(cfg) if cfg.network.kind == "syndiff" else 20
+    return {"steps": steps, "eta": 0.0, "window": [int(n) for n in cfg.patch_size], "overlap": 0.25}
+
+
+def syndiff_steps(cfg: TrainConfig) -> int:
+    """SynDiff's number of diffusion steps (``network.extra.syndiff_steps``, 4 as in the paper)."""
+    from ..diffusion.syndiff import DEFAULT_STEPS
+
+    return int(cfg.network.extra.get("syndiff_steps", DEFAULT_STEPS))
 
 
 def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: int, metrics: dict,
@@ -86,6 +98,8 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
                                                          [cfg.input_column, *cfg.extra_input_columns]]
     diffusion = {"schedule": "cosine", "train_timesteps": 1000, "prediction": cfg.network.prediction} \
         if cfg.network.kind == "diffusion" else None
+    if cfg.network.kind == "syndiff":
+        diffusion = {"schedule": "syndiff-vp", "train_timesteps": syndiff_steps(cfg), "prediction": "image"}
     return build_card(cfg, n_train=n_train, metrics=metrics, precision=precision, config=portable_config(cfg),
                       architecture=cfg.network.to_json(), diffusion=diffusion, input_contrasts=contrasts,
                       output_modality="CT", intensity={"mr": mr_map.to_json(), "ct": ct_map.to_json()},
@@ -143,7 +157,7 @@ class TrainingRun:
     net: torch.nn.Module
     ema: EMA
     model: torch.nn.Module  # net, wrapped for DDP when there are several processes
-    disc_model: torch.nn.Module | None  # Pix2Pix and CUT: the discriminator, wrapped for DDP the same way
+    disc_model: torch.nn.Module | None  # Pix2Pix, CUT, SynDiff: the discriminator(s), wrapped for DDP the same way
     optimizers: dict[str, torch.optim.Optimizer]
     modules: dict[str, torch.nn.Module]
     precision: Precision
@@ -153,7 +167,7 @@ class TrainingRun:
     mr_map: MRMapping = field(default_factory=MRMapping)
     ct_map: CTMapping = field(default_factory=CTMapping)
     schedule: CosineSchedule = field(default_factory=CosineSchedule)
-    domains: Domains | None = None  # CUT: the unpaired MR and CT pools
+    domains: Domains | None = None  # CUT and SynDiff: the unpaired MR and CT pools
 
     @property
     def own_rng(self) -> np.random.Generator | None:
@@ -208,7 +222,7 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     out = Path(cfg.out_dir)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-    unpaired = cfg.network.kind == "cut"
+    unpaired = cfg.network.kind in UNPAIRED
     domains = load_domains(cfg.manifest, cfg.input_column, cfg.target_column, "train", cfg.spacing_mm,
                            MRMapping(), CTMapping()) if unpaired else None
     train_pairs = [] if unpaired else load_pairs(cfg, "train")
@@ -220,16 +234,10 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
         return torch.nn.parallel.DistributedDataParallel(m) if world > 1 and m is not None else m
 
     net = build_network(cfg.network).to(device)
-    projector = None
-    if unpaired:  # CUT: generator and projector as one DDP module
-        from ..diffusion.cut import CUTObjective, PatchProjector
-
-        projector = PatchProjector(net.feature_channels).to(device)
-        model = wrapped(CUTObjective(net, projector))
-    else:
-        model = wrapped(net)  # before the EMA copy, so every process averages the same starting weights
+    companion = _companion(cfg, net, device)
+    model = wrapped(_objective(cfg, net, companion))  # before the EMA copy: every process averages the same start
     ema = EMA(net, cfg.ema_decay)
-    extra, disc_model, optimizers = _optimizers(cfg, net, projector, device, wrapped)
+    extra, disc_model, optimizers = _optimizers(cfg, net, companion, device, wrapped)
     modules: dict[str, torch.nn.Module] = {"net": net, "ema": ema.model, **extra}
     prec = choose_precision(cfg.precision, device, training=True)
     if rank == 0:
@@ -245,22 +253,59 @@ def _setup(cfg: TrainConfig, resume: bool) -> TrainingRun:
     return run
 
 
-def _optimizers(cfg: TrainConfig, net: torch.nn.Module, projector: torch.nn.Module | None, device: torch.device,
-                wrapped: Callable[[torch.nn.Module], torch.nn.Module]
-                ) -> tuple[dict[str, torch.nn.Module], torch.nn.Module | None, dict[str, torch.optim.Optimizer]]:
-    """The adversarial kinds' extra modules (discriminator; CUT's projections), the wrapped discriminator
-    and the optimizers: Adam with beta1 0.5 for both players of a GAN, AdamW for a denoiser."""
-    if cfg.network.kind not in ("pix2pix", "cut"):
-        return {}, None, {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
+def _companion(cfg: TrainConfig, net: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
+    """What trains beside the saved network: CUT's patch projections, SynDiff's source generator."""
+    if cfg.network.kind == "cut":
+        from ..diffusion.cut import PatchProjector
+
+        return PatchProjector(net.feature_channels).to(device)
+    if cfg.network.kind == "syndiff":
+        from ..diffusion.syndiff import source_generator
+
+        return source_generator(cfg.network).to(device)
+    return None
+
+
+def _objective(cfg: TrainConfig, net: torch.nn.Module, companion: torch.nn.Module | None) -> torch.nn.Module:
+    """The module one training step calls (so that DDP sees one module and one call a step)."""
+    if cfg.network.kind == "cut":
+        from ..diffusion.cut import CUTObjective
+
+        return CUTObjective(net, companion)
+    if cfg.network.kind == "syndiff":
+        from ..diffusion.syndiff import SynDiffObjective
+
+        return SynDiffObjective(net, companion, syndiff_steps(cfg))
+    return net
+
+
+def _discriminator(cfg: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """Pix2Pix: (MR, CT) pairs; CUT: CT alone; SynDiff: the diffusion step (x_{i-1}, x_i, i) and the MR."""
     import dataclasses
 
     from ..diffusion.pix2pix import patch_discriminator
 
-    conditional = cfg.network.kind == "pix2pix"  # Pix2Pix judges (MR, CT) pairs; CUT judges CT alone
-    disc = patch_discriminator(cfg.network if conditional else dataclasses.replace(cfg.network, in_channels=0),
-                               cfg.patch_size).to(device)
-    extra: dict[str, torch.nn.Module] = {"disc": disc, **({"proj": projector} if projector is not None else {})}
-    generator = [*net.parameters(), *(projector.parameters() if projector is not None else [])]
+    def disc(in_channels: int) -> torch.nn.Module:
+        return patch_discriminator(dataclasses.replace(cfg.network, in_channels=in_channels), cfg.patch_size)
+
+    if cfg.network.kind == "syndiff":
+        from ..diffusion.syndiff import SynDiffCritics
+
+        return SynDiffCritics(disc(2), disc(0), syndiff_steps(cfg)).to(device)
+    return disc(cfg.network.in_channels if cfg.network.kind == "pix2pix" else 0).to(device)
+
+
+def _optimizers(cfg: TrainConfig, net: torch.nn.Module, companion: torch.nn.Module | None, device: torch.device,
+                wrapped: Callable[[torch.nn.Module], torch.nn.Module]
+                ) -> tuple[dict[str, torch.nn.Module], torch.nn.Module | None, dict[str, torch.optim.Optimizer]]:
+    """The adversarial kinds' extra modules (discriminator; the companion), the wrapped discriminator
+    and the optimizers: Adam with beta1 0.5 for both players of a GAN, AdamW for a denoiser."""
+    if cfg.network.kind not in ("pix2pix", *UNPAIRED):
+        return {}, None, {"opt": torch.optim.AdamW(net.parameters(), lr=cfg.lr)}
+    disc = _discriminator(cfg, device)
+    name = "proj" if cfg.network.kind == "cut" else "source"
+    extra: dict[str, torch.nn.Module] = {"disc": disc, **({name: companion} if companion is not None else {})}
+    generator = [*net.parameters(), *(companion.parameters() if companion is not None else [])]
     adam = {"lr": cfg.lr, "betas": (0.5, 0.999)}
     return extra, wrapped(disc), {"opt": torch.optim.Adam(generator, **adam),
                                   "opt_d": torch.optim.Adam(disc.parameters(), **adam)}
@@ -317,6 +362,31 @@ def _cut_loss(run: TrainingRun, mr: torch.Tensor, ct: torch.Tensor) -> torch.Ten
     return lsgan_loss(disc(fake), True) + weight * nce
 
 
+def _syndiff_loss(run: TrainingRun, mr: torch.Tensor, ct: torch.Tensor) -> torch.Tensor:
+    """SynDiff: the discriminators' step (a real diffusion step against the generator's, real MR against
+    the CT's MR estimate), then the generators' loss: both non-saturating adversarial terms + the cycle's
+    L1 (the CT recovered from its own MR estimate)."""
+    from ..diffusion.syndiff import SynDiffSchedule, nonsaturating
+
+    schedule = SynDiffSchedule(syndiff_steps(run.cfg))
+    gen = torch.Generator().manual_seed(int(run.rng.integers(2**31)))
+    n = ct.shape[0]
+    i = torch.randint(1, schedule.steps + 1, (n,), generator=gen)
+    prev, x_i = schedule.noisy_pair(ct, i, gen)
+    mr_estimate, x0 = run.model(ct, x_i, i.to(ct.device))
+    fake_prev = schedule.posterior(x0.float(), x_i, i, gen)
+    critics = run.disc_model
+    d_diff, d_mr = critics(torch.cat([prev, fake_prev.detach()]), torch.cat([x_i, x_i]), torch.cat([i, i]),
+                           torch.cat([mr, mr_estimate.detach()]))
+    d_loss = (nonsaturating(d_diff[:n], True) + nonsaturating(d_diff[n:], False)
+              + nonsaturating(d_mr[:n], True) + nonsaturating(d_mr[n:], False))
+    run.optimizers["opt_d"].zero_grad(set_to_none=True)
+    backward_step(d_loss, run.optimizers["opt_d"], run.scaler)
+    g_diff, g_mr = critics(fake_prev, x_i, i, mr_estimate)
+    cycle = float(run.cfg.network.extra.get("cycle_weight", 0.5))
+    return nonsaturating(g_diff, True) + nonsaturating(g_mr, True) + cycle * torch.nn.functional.l1_loss(x0.float(), ct)
+
+
 def _step(run: TrainingRun, step: int) -> tuple[float, float]:
     """One optimisation step (the discriminator's first, for Pix2Pix and CUT); the loss and learning rate."""
     cfg, sched = run.cfg, run.schedule
@@ -326,8 +396,10 @@ def _step(run: TrainingRun, step: int) -> tuple[float, float]:
         for group in o.param_groups:
             group["lr"] = lr
     with run.precision.autocast():
-        if run.domains is not None:
+        if cfg.network.kind == "cut":
             loss = _cut_loss(run, mr, ct)
+        elif cfg.network.kind == "syndiff":
+            loss = _syndiff_loss(run, mr, ct)
         elif cfg.network.kind == "diffusion":
             t = torch.randint(0, sched.num_steps, (mr.shape[0],), device=run.device)
             noise = torch.randn_like(ct)

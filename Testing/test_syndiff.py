@@ -1,0 +1,173 @@
+"""SynDiff (adversarial diffusion, unpaired): its noise levels and posterior against hand-computed values,
+the non-saturating loss, sampling that is deterministic for a seed with progress and cancel, a cycle
+that training shortens, and unpaired training through ``mrtoct train`` to a model that translates."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+import yaml
+from conftest import tiny_cohort
+
+from mrtoct.main import main
+from MRtoCTTranslationLib.diffusion.config import NetworkConfig
+from MRtoCTTranslationLib.diffusion.networks import ConditionalDenoiser
+from MRtoCTTranslationLib.diffusion.syndiff import (
+    SynDiffSchedule,
+    nonsaturating,
+    source_generator,
+    syndiff_sample,
+    timestep_input,
+)
+from MRtoCTTranslationLib.results import Cancelled
+from MRtoCTTranslationLib.training.unpaired import write_unpaired_manifest
+
+
+def test_noise_levels_and_posterior_match_the_hand_computed_values():
+    """Four steps: alpha_bar_i = exp(-9.95 s^2 - 0.1 s) at s = i/4; the posterior of x_{i-1} given x_i and x0
+    has mean (sqrt(a_prev) beta x0 + sqrt(1 - beta) (1 - a_prev) x_i) / (1 - a) and variance
+    beta (1 - a_prev) / (1 - a); at i = 1 it is x0 itself."""
+    s = SynDiffSchedule(4)
+    expected = [math.exp(-9.95 * (i / 4) ** 2 - 0.1 * i / 4) for i in range(5)]
+    np.testing.assert_allclose(s.alpha_bar.numpy(), expected, rtol=1e-12)
+    assert expected[4] < 5e-5  # the last level is noise
+    x0, x_i = torch.full((1, 1, 2, 2), 0.5, dtype=torch.float64), torch.full((1, 1, 2, 2), -0.3, dtype=torch.float64)
+    a, a_prev = expected[2], expected[1]
+    beta = 1 - a / a_prev
+    mean = (math.sqrt(a_prev) * beta * 0.5 + math.sqrt(1 - beta) * (1 - a_prev) * -0.3) / (1 - a)
+    std = math.sqrt(beta * (1 - a_prev) / (1 - a))
+    gen = torch.Generator().manual_seed(3)
+    draw = s.posterior(x0, x_i, torch.tensor([2]), gen)
+    z = torch.randn((1, 1, 2, 2), generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.testing.assert_close(draw, mean + std * z)
+    torch.testing.assert_close(s.posterior(x0, x_i, torch.tensor([1]), gen), x0)
+    assert timestep_input(torch.tensor([1, 4]), 4).tolist() == [250, 1000]
+
+
+def test_noisy_pairs_have_the_marginals_of_the_forward_process():
+    """x_{i-1} and x_i of a constant image: means sqrt(a) x0 and spreads sqrt(1 - a) at both levels."""
+    s = SynDiffSchedule(4)
+    x0 = torch.full((4000, 1, 1, 1), 0.8, dtype=torch.float64)
+    prev, cur = s.noisy_pair(x0, torch.full((4000,), 3), torch.Generator().manual_seed(0))
+    for x, a in ((prev, float(s.alpha_bar[2])), (cur, float(s.alpha_bar[3]))):
+        assert abs(x.mean().item() - math.sqrt(a) * 0.8) < 0.05 and abs(x.std().item() - math.sqrt(1 - a)) < 0.05
+
+
+def test_the_nonsaturating_loss_is_softplus_of_the_score():
+    scores = torch.tensor([[0.0, 2.0]])
+    assert nonsaturating(scores, True).item() == pytest.approx(0.5 * (math.log(2) + math.log1p(math.exp(-2.0))))
+    assert nonsaturating(scores, False).item() == pytest.approx(0.5 * (math.log(2) + math.log1p(math.exp(2.0))))
+
+
+def test_sampling_repeats_for_a_seed_reports_each_step_and_stops_on_cancel():
+    torch.manual_seed(0)
+    net = ConditionalDenoiser(NetworkConfig(kind="syndiff", spatial_dims=2, channels=(8, 8), norm_num_groups=4)).eval()
+    with torch.no_grad():  # MONAI starts the output layer at zero: every draw would give x0 = 0
+        for p in net.parameters():
+            p.normal_(0.0, 0.1)
+    cond = torch.randn(1, 1, 8, 8)
+    schedule = SynDiffSchedule(4)
+
+    def denoise(x: torch.Tensor, i: int) -> torch.Tensor:
+        with torch.inference_mode():
+            return net(x, cond, timestep_input(torch.tensor([i]), 4))
+
+    def run(seed: int, **kw) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        return syndiff_sample(denoise, torch.randn(cond.shape, generator=gen), schedule, gen, **kw)
+
+    seen: list[tuple[int, int]] = []
+    a = run(5, progress=lambda n, total: seen.append((n, total)))
+    assert torch.equal(a, run(5)) and not torch.equal(a, run(6))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    with pytest.raises(Cancelled):
+        run(5, cancelled=lambda: True)
+
+
+def test_training_the_cycle_lowers_its_l1():
+    """The generators alone (source generator CT -> MR estimate, diffusive generator back to CT) on the
+    cycle's L1: 40 steps halve it on a tiny image."""
+    torch.manual_seed(0)
+    cfg = NetworkConfig(kind="syndiff", spatial_dims=2, channels=(8, 16), norm_num_groups=4,
+                        extra={"nd_channels": 4, "nd_blocks": 1})
+    net, source, schedule = ConditionalDenoiser(cfg), source_generator(cfg), SynDiffSchedule(4)
+    opt = torch.optim.Adam([*net.parameters(), *source.parameters()], lr=2e-3)
+    ct = torch.zeros(2, 1, 16, 16)
+    ct[:, :, 4:12, 6:10] = 1.0
+    losses = []
+    for step in range(40):
+        gen = torch.Generator().manual_seed(step)
+        i = torch.randint(1, 5, (2,), generator=gen)
+        _, x_i = schedule.noisy_pair(ct, i, gen)
+        loss = torch.nn.functional.l1_loss(net(x_i, source(ct), timestep_input(i, 4)), ct)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    return tiny_cohort(tmp_path_factory.mktemp("syndiffcohort"), 3, seed=8)
+
+
+def _config(tmp: Path, manifest: str) -> Path:
+    cfg = {"manifest": manifest, "network": {"kind": "syndiff", "channels": [8, 16], "num_res_blocks": 1,
+                                             "norm_num_groups": 4, "extra": {"nd_channels": 4, "nd_blocks": 1}},
+           "spacing_mm": 4.0, "patch_size": [16, 16, 8], "batch_size": 1, "steps": 3, "val_every": 3,
+           "val_cases": 1, "checkpoint_every": 3, "out_dir": str(tmp / "run"), "name": "tinysyndiff"}
+    p = tmp / "syndiff.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def test_syndiff_trains_from_unpaired_rows_and_translates_deterministically(cohort, tmp_path, capsys):
+    manifest = write_unpaired_manifest(str(cohort), str(tmp_path / "unpaired.csv"), "mr_t2w", "ct_mrworld")
+    assert main(["train", "--config", str(_config(tmp_path, manifest))]) == 0
+    model = tmp_path / "run" / "model"
+    card = json.loads((model / "model.json").read_text())
+    assert card["architecture"]["kind"] == "syndiff" and "Özbey M" in card["citation"]
+    assert card["diffusion"]["train_timesteps"] == 4 and card["inference_defaults"]["steps"] == 4
+    assert card["training_data"]["subjects"] == 2
+    assert set(card["metrics"]["validation"]) >= {"mae_body_hu", "psnr_body_db"}
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "run" / "checkpoint" / "checkpoint.safetensors"), "pt") as f:
+        saved = {k.split(".")[1] for k in f.keys() if k.startswith("module.")}
+    assert saved == {"net", "ema", "disc", "source"}  # the source generator and both critics resume too
+    mr = next(cohort.parent.glob("*/mr_t2w.nii.gz")).as_posix()
+    outs = [tmp_path / f"sct{n}.nii.gz" for n in range(2)]
+    for out in outs:
+        assert main(["translate", "--input", mr, "--output", str(out), "--model", str(model)]) == 0
+    a, b = (sitk.GetArrayFromImage(sitk.ReadImage(str(o))) for o in outs)
+    assert np.array_equal(a, b) and a.shape == sitk.GetArrayFromImage(sitk.ReadImage(mr)).shape
+    capsys.readouterr()
+    bad = tmp_path / "bad.nii.gz"
+    assert main(["translate", "--input", mr, "--output", str(bad), "--model", str(model), "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "SynDiff model samples in the 4 steps" in err and not bad.exists()
+
+
+def test_two_process_syndiff_keeps_every_network_in_step(cohort, tmp_path):
+    """Under torchrun both generators (one DDP module) and both critics (another) stay identical across
+    the processes; the trainer checks every network's weights at the end."""
+    import os
+    import subprocess
+    import sys
+
+    manifest = write_unpaired_manifest(str(cohort), str(tmp_path / "unpaired.csv"), "mr_t2w", "ct_mrworld")
+    cfg = yaml.safe_load(_config(tmp_path, manifest).read_text())
+    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump({**cfg, "val_every": 0}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29527",
+           "-m", "mrtoct.main", "train", "--config", str(tmp_path / "ddp.yaml")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "model" / "model.json").read_text())["training"]["world_size"] == 2
