@@ -171,3 +171,28 @@ def test_two_process_syndiff_keeps_every_network_in_step(cohort, tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / "run" / "model" / "model.json").read_text())["training"]["world_size"] == 2
+
+
+def test_syndiff_starts_from_a_paired_denoiser_and_refuses_another_network(cohort, tmp_path, capsys):
+    """``init_from`` a paired conditional DDIM of the same network gives SynDiff's diffusive generator its
+    weights (lr 0 keeps them); a different network is refused before any training."""
+    from MRtoCTTranslationLib.models.folder import load_weights
+
+    paired = yaml.safe_load(_config(tmp_path, str(cohort)).read_text())
+    paired["network"] = {**paired["network"], "kind": "diffusion", "extra": {}}
+    (tmp_path / "paired.yaml").write_text(yaml.safe_dump({**paired, "steps": 1, "val_every": 0,
+                                                          "out_dir": str(tmp_path / "paired")}))
+    assert main(["train", "--config", str(tmp_path / "paired.yaml")]) == 0
+    manifest = write_unpaired_manifest(str(cohort), str(tmp_path / "unpaired.csv"), "mr_t2w", "ct_mrworld")
+    cfg = yaml.safe_load(_config(tmp_path, manifest).read_text())
+    (tmp_path / "adapt.yaml").write_text(yaml.safe_dump({**cfg, "steps": 1, "val_every": 0, "lr": 0.0,
+                                                         "init_from": str(tmp_path / "paired" / "model")}))
+    assert main(["train", "--config", str(tmp_path / "adapt.yaml")]) == 0
+    start, adapted = load_weights(tmp_path / "paired" / "model"), load_weights(tmp_path / "run" / "model")
+    assert start.keys() == adapted.keys() and all(float((start[k] - adapted[k]).abs().max()) < 1e-6 for k in start)
+    wider = {**cfg, "network": {**cfg["network"], "channels": [8, 8]}, "out_dir": str(tmp_path / "wider"),
+             "init_from": str(tmp_path / "paired" / "model")}
+    (tmp_path / "wider.yaml").write_text(yaml.safe_dump(wider))
+    capsys.readouterr()
+    assert main(["train", "--config", str(tmp_path / "wider.yaml")]) == 2
+    assert "architecture" in capsys.readouterr().err and not (tmp_path / "wider" / "model").exists()

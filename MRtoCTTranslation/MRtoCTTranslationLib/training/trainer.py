@@ -106,6 +106,14 @@ def model_card(cfg: TrainConfig, mr_map: MRMapping, ct_map: CTMapping, n_train: 
                       inference_defaults=inference_defaults(cfg), citation=CITATIONS[cfg.network.kind])
 
 
+def same_network(saved: dict, wanted: dict) -> bool:
+    """Whether weights saved with architecture ``saved`` fit ``wanted``: the same, or a paired conditional
+    denoiser's for SynDiff's diffusive generator (the same network; SynDiff then starts from a paired model)."""
+    if saved.get("kind") == "diffusion" and wanted.get("kind") == "syndiff":
+        return {**saved, "kind": "syndiff", "extra": wanted.get("extra")} == wanted
+    return saved == wanted
+
+
 def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -> None:
     """Start from a trained model's weights (fine-tuning): same architecture required."""
     from ..models.card import read_card
@@ -114,7 +122,7 @@ def init_weights(cfg: TrainConfig, net: torch.nn.Module, ema: torch.nn.Module) -
 
     folder = resolve(cfg.init_from)
     card = read_card(folder)
-    if card.architecture != cfg.network.to_json():
+    if not same_network(card.architecture, cfg.network.to_json()):
         raise ValueError(f"init_from {cfg.init_from!r} has architecture {card.architecture}, "
                          f"but the config asks for {cfg.network.to_json()}: copy the model's network section")
     state = load_weights(folder, card)
