@@ -276,8 +276,8 @@ def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volu
 
 
 def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume) -> np.ndarray:
-    """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along the
-    column's direction there (the sacrum tilts forward: its lower segments lie behind and below S1), and
+    """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along its
+    fitted plane's normal (the sacrum tilts forward: its lower segments lie behind and below S1), and
     below S1's articular processes only near the sacral axis (its body, not the posterior wall)."""
     if not column.discs:
         return labels

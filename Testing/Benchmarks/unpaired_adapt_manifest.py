@@ -1,7 +1,7 @@
-"""The adaptation experiment's manifest (cut_adapt_real.yaml): the public real T2w MR as the only MR of the
-training split, the CT of the phantom's CT-only training subjects, and the phantom's paired validation
-rows (so validation still measures against the truth). Needs ``../shared/data/real/`` and
-``data/train40/manifest_unpaired.csv``; writes ``data/cut_adapt/manifest.csv``."""
+"""The adaptation experiments' manifest (syndiff_adapt_real.yaml, cut_adapt_real.yaml): the public real
+T2w MR as the only MR of the training split, the CT of the phantom's CT-only training subjects, and
+the phantom's paired validation rows (so validation still measures against the truth). Needs ``../shared/data/real/`` and
+``data/train40/manifest_unpaired.csv``; writes ``data/unpaired_adapt/manifest.csv``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def main() -> int:
                for r in rows if r["split"] == "train" and r["ct_mrworld"] and not r["mr_t2w"]]
     val = [r for r in rows if r["split"] == "val"]
     real = {"subject": "real-sct-t2-lumbar", "split": "train", "mr_t2w": str(REAL_MR)}
-    out = write_manifest(ROOT / "data" / "cut_adapt" / "manifest.csv", [real, *ct_only, *val])
+    folder = ROOT / "data" / "unpaired_adapt"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = write_manifest(folder / "manifest.csv", [real, *ct_only, *val])
     print(f"{out}: 1 real MR, {len(ct_only)} phantom CT, {len(val)} paired validation rows")
     return 0
 
