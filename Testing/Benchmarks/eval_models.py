@@ -101,7 +101,8 @@ def main() -> None:
             ref = sitk.ReadImage(row["ct_mrworld"])
             rng = np.random.default_rng(zlib.crc32(row["subject"].encode()))  # same contrasts in every run
             for contrast, mr in inputs_for(row, args.random_contrasts, rng).items():
-                res = translate_image(model, mr, TranslationOptions(steps=args.steps, eta=0.0, seed=0))
+                steps = None if model.card.kind == "syndiff" else args.steps  # SynDiff: its trained steps only
+                res = translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0))
                 pred = sitk.Resample(res.image_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
                 m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(ref).astype(np.float32))
                 if args.segment:

@@ -10,7 +10,9 @@ body against the discs above and below it. The centres of six consecutive discs 
 placed by hand on the mid-sagittal slice (i = 19), looking at the MR (the centre of each disc's
 bright or, when degenerated, grey band; ``DISCS``); the bodies are the midpoints between neighbouring
 discs. A body is sampled in a box of 11 x 9 x 5 voxels (k, j, i) around its centre, a disc in 3 x 9
-x 5. A body should read as bone (a few hundred HU), a disc as soft tissue (about 50-100 HU). Then
+x 5. A body should read as bone (a few hundred HU), a disc as soft tissue (about 50-100 HU). Bone
+should not appear outside the spine: the volume above 200 HU more than 30 mm in front of the line
+through the disc centres (the bodies reach about 18 mm in front of it) or 90 mm behind it. Then
 the built-in segmenter on the synthetic CT: how many of those bodies fall inside a labelled vertebra.
 
 CT (``totalseg_example_ct.nii.gz``): the built-in segmenter against TotalSegmentator's predicted
@@ -43,6 +45,20 @@ def box_median(values: np.ndarray, k: int, j: int, half_k: int, half_j: int = 4)
     return float(np.median(values[k - half_k:k + half_k + 1, j - half_j:j + half_j + 1, SLAB_I]))
 
 
+OUTSIDE_HU = 200.0
+ANTERIOR_MM, POSTERIOR_MM = 30.0, 90.0  # bodies reach about 18 mm in front of the disc centres, processes 70 mm behind
+
+
+def bone_outside_spine(sct: np.ndarray) -> float:
+    """mL of bone-like synthetic CT where no vertebra is: in front of the bodies (abdomen, vessels) or
+    behind the spinous processes, on the 1 mm grid of the real MR (j grows anteriorly)."""
+    ks = np.arange(DISCS[-1][0], DISCS[0][0] + 1)
+    line = np.interp(ks, [k for k, _ in DISCS[::-1]], [j for _, j in DISCS[::-1]])
+    j = np.arange(sct.shape[1])[None, :]
+    away = (j - line[:, None] > ANTERIOR_MM) | (line[:, None] - j > POSTERIOR_MM)  # (k, j)
+    return float(((sct[ks] > OUTSIDE_HU) & away[:, :, None]).sum()) / 1000.0
+
+
 def mr_case(model: str, steps: int | None, bias_correction: bool) -> None:
     from MRtoCTTranslationLib.models.registry import resolve
     from MRtoCTTranslationLib.options import TranslationOptions
@@ -64,6 +80,9 @@ def mr_case(model: str, steps: int | None, bias_correction: bool) -> None:
     above = sum(b > max(d1, d2) for b, d1, d2 in zip(body_hu, disc_hu[:-1], disc_hu[1:], strict=True))
     print(f"  bodies brighter than both neighbouring discs: {above} of {len(body_hu)}; median body "
           f"{np.median(body_hu):.0f} HU, median disc {np.median(disc_hu):.0f} HU")
+    outside = bone_outside_spine(sct)
+    print(f"  bone-like (> {OUTSIDE_HU:.0f} HU) outside the spine: {outside:.1f} mL (more than {ANTERIOR_MM:.0f} mm in "
+          f"front of the disc centres' line or {POSTERIOR_MM:.0f} mm behind it, between the top and bottom discs)")
     labels = sitk.GetArrayFromImage(segment_vertebrae(res.image, "builtin", caudal_level="L5"))
     found = [int(labels[k, j, 19]) for k, j in bodies]
     print(f"  built-in segmenter on the synthetic CT: {sum(v > 0 for v in found)} of {len(found)} bodies inside a "
