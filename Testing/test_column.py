@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from SpineCoreLib.segmentation.column import Column, choose_discs, find_column, fit_plane
+from SpineCoreLib.segmentation.column import Column, choose_discs, column_markers, find_column, fit_plane
 from SpineCoreLib.segmentation.volume import Volume
 
 
@@ -62,3 +62,29 @@ def test_a_tilted_disc_gets_its_own_plane_not_the_paths_guess():
     centre, normal = fit_plane(hu, vol, np.zeros(3), np.array([0.0, 0.0, 1.0]))
     assert np.degrees(np.arccos(abs(float(normal @ truth)))) < 5.0, normal
     assert abs(float(centre @ truth)) <= 1.5, centre
+
+
+def _stacked_bodies_with_pelvis(discs: list[int]) -> tuple[Column, np.ndarray, Volume]:
+    """Bone cylinders (radius 15 mm) between the given disc slices on a 2 mm grid, and a plate 160 mm wide
+    (a pelvis) joined to the lowest body in slices 4-10."""
+    shape, spacing = (40, 40, 80), 2.0
+    k, j, i = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    bone = (np.hypot((j - 20) * spacing, (i - 40) * spacing) <= 15) & ~np.isin(k, discs)
+    bone |= (k >= 4) & (k <= 10) & (np.abs(j - 20) <= 5)
+    image = sitk.GetImageFromArray(np.where(bone, 300.0, 20.0).astype(np.float32))
+    image.SetSpacing((spacing,) * 3)
+    column = Column(np.arange(shape[0]), np.tile([20.0, 40.0], (shape[0], 1)), discs)
+    return column, bone, Volume.of(image)
+
+
+def test_the_sacrum_is_the_segment_below_the_lowest_disc_not_a_body_above_it():
+    """A crop that ends just below the L5/S1 disc (a stub too short to be a segment): the lowest segment is
+    then above that disc, and its bone reaching the pelvis does not make it the sacrum; it is the caller's
+    caudal level. With the lowest segment below the lowest disc and joined to the pelvis, it is S1."""
+    column, bone, vol = _stacked_bodies_with_pelvis([1, 14, 27])
+    assert column.segments()[0] == (2, 13)
+    _, names, anchor = column_markers(column, bone, bone, vol, "L5")
+    assert names[0] == "L5" and anchor.startswith("L5"), (names, anchor)
+    column, bone, vol = _stacked_bodies_with_pelvis([14, 27])
+    _, names, anchor = column_markers(column, bone, bone, vol, "L5")
+    assert names[0] == "S1" and names[1] == "L5" and "sacrum" in anchor, (names, anchor)

@@ -240,7 +240,10 @@ def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volu
         seeds.append(seed)
     midline_x = float(vol.kji_to_ras(np.array([column.k[len(column.k) // 2], *column.centre[len(column.k) // 2]]))[0])
     order = ordered_levels(include_variants=caudal_level in VARIANT_LEVELS)
-    sacrum = bool(column.discs) and seeds[0].any() and joins_pelvis(base, seeds[0], vol, midline_x)
+    # the sacrum lies below the lowest disc: a lowest segment above it (a stub below that disc too short
+    # to count) is a lumbar body, even when its bone reaches the pelvis through the sacrum under it
+    below_lowest_disc = bool(column.discs) and segs[0][1] < column.discs[0]
+    sacrum = below_lowest_disc and seeds[0].any() and joins_pelvis(base, seeds[0], vol, midline_x)
     if sacrum:
         base_index, anchor = order.index("S1"), "the sacrum (S1: below the lowest disc, joined to the pelvis)"
         first = 0
