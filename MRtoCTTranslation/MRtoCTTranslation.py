@@ -384,7 +384,10 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
                 lines.append(_("Input: {m} ({c}), {s} mm").format(m=entry["input_modality"],
                                                                  c=", ".join(entry.get("input_contrasts") or []),
                                                                  s=entry.get("spacing_mm", "?")))
-            if entry.get("default_steps"):
+            if entry.get("kind") == "syndiff":  # adversarial steps: exactly as many as it was trained with
+                lines.append(_("Steps: {n}, fixed (SynDiff samples in the steps it was trained with)").format(
+                    n=entry["default_steps"]))
+            elif entry.get("default_steps"):
                 lines.append(_("Default steps: {n} (the fewest within 0.3 dB PSNR of 20 on held-out cases)").format(
                     n=entry["default_steps"]))
             for key, text in held_out_texts(entry.get("metrics") or {}):

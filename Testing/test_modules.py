@@ -224,6 +224,26 @@ def test_model_description_shows_held_out_mr_targets(slicer_standin: Any, tmp_pa
     assert "Held-out t2w: MAE" in text
 
 
+def test_a_syndiff_model_is_described_with_its_fixed_steps(slicer_standin: Any, tmp_path, monkeypatch) -> None:
+    """A SynDiff card (4 adversarial steps) says its steps are fixed, not a measured default."""
+    import json
+    import shutil
+
+    from MRtoCTTranslationLib.models.registry import resolve
+
+    dst = tmp_path / "models" / "syndiff-demo"
+    shutil.copytree(resolve("ddim3d-default"), dst)
+    card = json.loads((dst / "model.json").read_text())
+    card["name"], card["architecture"]["kind"] = "syndiff-demo", "syndiff"
+    card["diffusion"] = {"schedule": "syndiff-vp", "train_timesteps": 4, "prediction": "image"}
+    card["inference_defaults"]["steps"] = 4
+    (dst / "model.json").write_text(json.dumps(card))
+    monkeypatch.setenv("SPINEMRTOCT_HOME", str(tmp_path))
+    text = _import("MRtoCTTranslation").MRtoCTTranslationLogic().modelDescription("syndiff-demo")
+    assert "Steps: 4, fixed (SynDiff samples in the steps it was trained with)" in text
+    assert "Default steps" not in text
+
+
 def test_bundled_latent_model_description_lists_every_target_and_the_ct_caveat(slicer_standin: Any) -> None:
     """What the module shows for the shipped multi-target model: every held-out source->target line and
     the advice to use the CT model for CT."""
