@@ -54,6 +54,7 @@ CASES: list[tuple[str, Call, str]] = [
     ("process precision fp64", _tr(precision="fp64"), "precision"),
     ("process device tpu", _tr(device="tpu"), "device"),
     ("process overlap 1", _tr(overlap=1.0), "overlap"),
+    ("process window_batch 0", _tr(window_batch=0), "window_batch"),
     ("process window one size", _tr(window=(8,)), "window needs 3 sizes"),
     ("process target FLAIR", _tr(target="FLAIR"), "CT only"),
     ("process latent target FLAIR", _tr(model="latent3d-multitarget", target="FLAIR"), "unknown target"),

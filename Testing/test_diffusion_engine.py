@@ -86,6 +86,24 @@ def test_sliding_window_blending_equals_whole_volume_for_a_local_operator():
     assert float(gaussian_weight((8, 8, 4)).min()) > 0
 
 
+def test_batched_windows_give_the_same_blend_with_fewer_calls():
+    """Three windows a call (the last call holds what is left) blend exactly as one window a call; the
+    network sees windows stacked on the batch axis, each batch element of the input as its own row."""
+    x = torch.randn(2, 2, 20, 17, 9, generator=torch.Generator().manual_seed(2))
+    calls: list[int] = []
+
+    def fn(w: torch.Tensor) -> torch.Tensor:
+        calls.append(w.shape[0])
+        return torch.tanh(w[:, :1] * 2 + w[:, 1:]) + w.mean(dim=(1, 2, 3, 4), keepdim=True)[:, :1]
+
+    one = sliding_apply(fn, x, (8, 8, 4), overlap=0.5)
+    n_windows = len(calls)
+    calls.clear()
+    three = sliding_apply(fn, x, (8, 8, 4), overlap=0.5, batch=3)
+    assert torch.equal(one, three)
+    assert calls == [6] * (n_windows // 3) + ([2 * (n_windows % 3)] if n_windows % 3 else [])
+
+
 def test_intensity_mappings():
     rng = np.random.default_rng(0)
     mr = rng.gamma(2.0, 100.0, (20, 20, 20)).astype(np.float32)

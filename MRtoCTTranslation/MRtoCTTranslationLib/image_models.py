@@ -111,6 +111,10 @@ class ImageModel:
 
         return cond, win, overlap, volume
 
+    def _timesteps(self, windows: torch.Tensor, t: int) -> torch.Tensor:
+        """Timestep ``t`` for each window of a batched network call."""
+        return torch.full((windows.shape[0],), t, device=self.device, dtype=torch.long)
+
 
 class DiffusionModel(ImageModel):
     """Conditional DDIM: the MR concatenated to the noisy CT, denoised window by window at every step."""
@@ -124,10 +128,10 @@ class DiffusionModel(ImageModel):
         noise = torch.randn(cond.shape, generator=gen).to(self.device)
 
         def denoise(x_t: torch.Tensor, t: int) -> torch.Tensor:
-            tt = torch.full((x_t.shape[0],), t, device=self.device, dtype=torch.long)
             inputs = torch.cat([x_t, cond], dim=1)
             with torch.inference_mode(), precision.autocast():
-                return sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], tt), inputs, win, overlap)
+                return sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], self._timesteps(w, t)), inputs, win,
+                                     overlap, batch=options.window_batch)
 
         x0 = ddim_sample(denoise, noise, self.schedule, self.cfg.prediction, steps, options.eta, gen,
                          clip=self.ct_map.valid_range, progress=progress, cancelled=cancelled)
@@ -147,7 +151,7 @@ class Pix2PixModel(ImageModel):
                progress: Progress | None = None, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
         cond, win, overlap, volume = self._layout(mr_values, options)
         with torch.inference_mode(), precision.autocast():
-            out = sliding_apply(lambda c: self.net(c), cond, win, overlap)
+            out = sliding_apply(lambda c: self.net(c), cond, win, overlap, batch=options.window_batch)
         if progress:
             progress(1, 1)
         return volume(out)
@@ -173,10 +177,11 @@ class SynDiffModel(ImageModel):
         noise = torch.randn(cond.shape, generator=gen).to(self.device)
 
         def denoise(x_i: torch.Tensor, i: int) -> torch.Tensor:
-            tt = timestep_input(torch.full((x_i.shape[0],), i), schedule.steps).to(self.device)
+            t = int(timestep_input(torch.tensor(i), schedule.steps))
             inputs = torch.cat([x_i, cond], dim=1)
             with torch.inference_mode(), precision.autocast():
-                out = sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], tt), inputs, win, overlap)
+                out = sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], self._timesteps(w, t)), inputs, win,
+                                    overlap, batch=options.window_batch)
             return out.float()
 
         x0 = syndiff_sample(denoise, noise, schedule, gen, clip=self.ct_map.valid_range, progress=progress,

@@ -215,12 +215,29 @@ def _denoiser_part(run: BenchRun) -> None:
         run.out(f"denoiser {p.name}: {flops / 1e9:.1f} GFLOP per evaluation on a {run.window} window ({run.n_windows} "
                 f"per step on {run.spatial}), {per_eval:.2f} s ({gflops:.0f} GFLOP/s); plain "
                 f"Conv3d {conv:.0f} GFLOP/s -> efficiency {gflops / conv:.0%} (goal >= 60 %)")
+        _batched_windows(run, p, per_eval, flops, conv)
     if prec.reduced and not prec.native:
         run.out(f"denoiser {prec.name}: skipped, emulated on this CPU ({feats.describe()}): it would measure "
                 "only the emulation")
     elif not prec.reduced and not feats.native_bf16:
         run.out(f"denoiser bf16: skipped, not native on this CPU ({feats.describe()}); emulated bf16 is 2x "
                 "(AVX-512) to 10x or more (AVX2) slower than fp32")
+
+
+def _batched_windows(run: BenchRun, p: Precision, single_s: float, flops: int, conv: float) -> None:
+    """Time per window with ``TranslationOptions.window_batch`` windows a call, against one a call."""
+    n = TranslationOptions().window_batch
+    if n < 2:
+        return
+    shape = (n, 1, *run.window)
+    x, c, t = torch.randn(shape), torch.randn(shape), torch.full((n,), 500)
+    with torch.inference_mode(), p.autocast():
+        per_window = median_time(lambda: run.model.net(x, c, t), repeats=3) / n
+    gflops = flops / per_window / 1e9
+    run.res[f"denoiser_{p.name}"] |= {"window_batch": n, "seconds_per_window_batched": per_window,
+                                       "batched_efficiency": gflops / conv}
+    run.out(f"denoiser {p.name}, {n} windows a call (the default): {per_window:.2f} s a window, "
+            f"{single_s / per_window:.2f}x one a call -> efficiency {gflops / conv:.0%}")
 
 
 def _translate_part(run: BenchRun) -> None:

@@ -33,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sliding-window size in voxels, 3 numbers for a 3D model, 2 (in-slice) for a 2D one "
                    "(default: the model card's, its training patch)")
     p.add_argument("--overlap", type=float, default=None, help="window overlap in [0, 0.9] (default: the card's)")
+    p.add_argument("--window-batch", type=int, default=2, metavar="N", help="windows per network call (default 2: "
+                   "1.3x faster per window in fp32 on 2 CPU cores, the same in bf16; more needs more memory)")
     p.add_argument("--no-bias-correction", action="store_true", help="skip the N4 bias-field correction of the MR "
                    "(on by default: it removes the coil's smooth brightness slope before normalisation)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -60,6 +62,7 @@ def options_from_args(args: argparse.Namespace) -> TranslationOptions:
                                  seed=args.seed, samples=args.samples, device=args.device,
                                  precision="fp32" if args.fp32 else args.precision,
                                  window=tuple(args.window) if args.window else None, overlap=args.overlap,
+                                 window_batch=args.window_batch,
                                  output_iso=bool(args.output_iso), bias_correction=not args.no_bias_correction))
 
 
