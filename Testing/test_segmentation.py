@@ -320,6 +320,36 @@ def test_translation_segments_carry_their_terminology(mrml_scene, case):
     assert "SCT^36470004^L3 vertebra" in entries["L3"] and "SCT^66794005^L1 vertebra" not in entries["L3"]
 
 
+def test_dense_bodies_among_other_bone_are_found_spine_first(case, caplog):
+    """Dense bodies (the phantom's own) beside as much other bone as the spine holds (two solid blocks
+    50-75 mm to each side, as ribs and pelvis in a real field of view): the column method is taken, and
+    every level is labelled and named as on the plain phantom."""
+    import logging
+
+    from SpineCoreLib.segmentation.volume import Volume
+
+    image = sitk.ReadImage(str(case["ct"]))
+    arr = sitk.GetArrayFromImage(image).astype(np.float32)
+    ref = sitk.GetArrayFromImage(sitk.ReadImage(str(case["ct_seg"])))
+    vol = Volume.of(image)
+    spine = vol.kji_to_ras(np.argwhere(ref > 0).astype(float)).mean(0)
+    ras = vol.kji_to_ras(np.argwhere(np.ones(arr.shape, bool)).astype(float)).reshape(*arr.shape, 3)
+    side = np.abs(np.abs(ras[..., 0] - spine[0]) - 62.5) <= 12.5
+    blocks = side & (np.abs(ras[..., 1] - spine[1]) <= 25)
+    crowded = sitk.GetImageFromArray(np.where(blocks, 500.0, arr).astype(np.float32))
+    crowded.CopyInformation(image)
+    with caplog.at_level(logging.INFO, logger="SpineCoreLib.segmentation.spine_first"):
+        seg = segment_vertebrae(crowded, caudal_level="L4")
+    assert any("column: discs" in r.getMessage() for r in caplog.records), caplog.text
+    m = _scores(seg, case["ct_seg"])
+    for level, d in m["levels"].items():
+        assert d["strict"] > 0.8 and d["shift"] == 0, (level, d)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="SpineCoreLib.segmentation.spine_first"):
+        segment_vertebrae(image, caudal_level="L4")
+    assert any("dense enough" in r.getMessage() for r in caplog.records), caplog.text
+
+
 def test_osteoporotic_bone_with_an_open_cortex_is_found_spine_first(case):
     """Cancellous bone at about 105 HU and a cortex with a third of its voxels missing (not closed in 3D):
     the HU-threshold body cores find nothing; the column method still labels every level."""
