@@ -44,10 +44,13 @@ def test_denoiser_part_reports_the_cpu_flops_time_and_efficiency(capsys):
         r = res[f"denoiser_{tag}"]
         assert 18 < r["gflop"] < 23  # the bundled 3D denoiser on one 64x64x16 window (its training patch)
         assert r["efficiency"] == r["gflops"] / r["conv_gflops"] and r["seconds_per_eval"] > 0
-    assert "translate_demo_case" not in res and len(lines) == 3  # the CPU, fp32, then bf16 or why it was skipped
-    assert lines[1].startswith("denoiser fp32:") and "goal >= 60 %" in lines[1]
+        assert r["window_batch"] == 2 and r["seconds_per_window_batched"] > 0  # the default batch, side by side
+    # the CPU; fp32 and its batched line; then bf16 and its batched line, or why bf16 was skipped
+    assert "translate_demo_case" not in res and len(lines) == (5 if feats.native_bf16 else 4)
+    assert lines[1].startswith("denoiser fp32:") and "goal >= 70 %" in lines[1]
     assert "(64, 64, 16) window (8 per step on (100, 100, 24))" in lines[1]
-    assert lines[2].startswith("denoiser bf16: " + ("20.4 GFLOP" if feats.native_bf16 else "skipped, not native"))
+    assert lines[2].startswith("denoiser fp32, 2 windows a call (the default):") and "x one a call" in lines[2]
+    assert lines[3].startswith("denoiser bf16: " + ("20.4 GFLOP" if feats.native_bf16 else "skipped, not native"))
     with pytest.raises(SystemExit):  # argparse names the valid parts
         main(["bench", "--parts", "nothing"])
     assert "invalid choice: 'nothing'" in capsys.readouterr().err and "spine" in PARTS
@@ -59,7 +62,7 @@ def test_without_native_bf16_the_bench_measures_fp32_only_and_says_why(monkeypat
     res = run_bench("ddim3d-default", parts=("denoiser",), out=lines.append)
     assert res["precision"] == "fp32" and res["cpu_capability"] == "AVX2" and not res["native_bf16"]
     assert "denoiser_fp32" in res and "denoiser_bf16" not in res
-    assert lines[2].startswith("denoiser bf16: skipped, not native on this CPU (CPU capability AVX2")
+    assert lines[3].startswith("denoiser bf16: skipped, not native on this CPU (CPU capability AVX2")
 
 
 def test_parts_that_do_not_fit_the_time_budget_are_skipped():
