@@ -69,7 +69,8 @@ def test_the_parameter_node_carries_the_options_names(slicer_standin: Any) -> No
     params = mod.MRtoCTTranslationLogic().getParameterNode()
     node_fields = set(params.allParameters) if hasattr(params, "allParameters") else {
         n for n in dir(params) if not n.startswith("_")}
-    settable = {f.name for f in dataclasses.fields(TranslationOptions)} - {"window", "overlap"}
+    engine = {"window", "overlap", "window_batch"}  # sliding-window settings: scripts and the CLI, not the panel
+    settable = {f.name for f in dataclasses.fields(TranslationOptions)} - engine
     settable |= {f.name for f in dataclasses.fields(SegmentationOptions)} - {"caudal_level"}
     assert settable <= node_fields, settable - node_fields
     params.model, params.steps, params.precision, params.output_iso = "ddim2d-baseline", 0, "fp32", True
