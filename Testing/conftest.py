@@ -75,3 +75,42 @@ def tiny_cohort(out: Path, cases: int, seed: int) -> Path:
     text = m.read_text().splitlines()
     m.write_text("\n".join([*text[:-1], text[-1].replace(",train,", ",val,")]) + "\n")
     return m
+
+
+def tiny_train_config(tmp: Path, manifest: str, network: dict, name: str, **over: Any) -> Path:
+    """A three-step training config (4 mm, 16x16x8 patches, validation and a checkpoint at the end) for
+    ``tiny_cohort`` data, written as ``tmp/<name>.yaml``; ``over`` replaces any key."""
+    import yaml
+
+    cfg = {"manifest": manifest, "network": network, "spacing_mm": 4.0, "patch_size": [16, 16, 8],
+           "batch_size": 1, "steps": 3, "val_every": 3, "val_cases": 1, "checkpoint_every": 3,
+           "out_dir": str(tmp / "run"), "name": name, **over}
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def assert_translates_the_same_twice(model: Path, mr: str, tmp: Path) -> None:
+    """``mrtoct translate`` with ``model`` twice on ``mr``: identical outputs on the MR's grid."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from mrtoct.main import main
+
+    outs = [tmp / f"sct{n}.nii.gz" for n in range(2)]
+    for out in outs:
+        assert main(["translate", "--input", mr, "--output", str(out), "--model", str(model)]) == 0
+    a, b = (sitk.GetArrayFromImage(sitk.ReadImage(str(o))) for o in outs)
+    assert np.array_equal(a, b) and a.shape == sitk.GetArrayFromImage(sitk.ReadImage(mr)).shape
+
+
+def torchrun_train(config: Path, port: int) -> None:
+    """``mrtoct train`` in two processes under torchrun (one thread each); asserts it succeeded."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           "-m", "mrtoct.main", "train", "--config", str(config)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 import torch
-import yaml
-from conftest import tiny_cohort
+from conftest import assert_translates_the_same_twice, tiny_cohort, tiny_train_config, torchrun_train
 
 from mrtoct.main import main
 from MRtoCTTranslationLib.diffusion.config import NetworkConfig
@@ -83,13 +81,8 @@ def test_an_unpaired_manifest_gives_each_training_subject_one_domain(cohort, tmp
 
 
 def _cut_config(tmp: Path, manifest: str, **over) -> Path:
-    cfg = {"manifest": manifest, "network": {"kind": "cut", "channels": [4], "num_res_blocks": 2,
-                                             "extra": {"nce_patches": 32}},
-           "spacing_mm": 4.0, "patch_size": [16, 16, 8], "batch_size": 1, "steps": 3, "val_every": 3,
-           "val_cases": 1, "checkpoint_every": 3, "out_dir": str(tmp / "run"), "name": "tinycut", **over}
-    p = tmp / "cut.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return p
+    network = {"kind": "cut", "channels": [4], "num_res_blocks": 2, "extra": {"nce_patches": 32}}
+    return tiny_train_config(tmp, manifest, network, "tinycut", **over)
 
 
 def test_cut_trains_from_unpaired_rows_and_translates_deterministically(cohort, tmp_path, capsys):
@@ -102,12 +95,7 @@ def test_cut_trains_from_unpaired_rows_and_translates_deterministically(cohort, 
     assert card["architecture"]["kind"] == "cut" and "Park T" in card["citation"]
     assert card["training_data"]["subjects"] == 2  # one MR-only and one CT-only subject
     assert set(card["metrics"]["validation"]) >= {"mae_body_hu", "psnr_body_db"}
-    mr = next(cohort.parent.glob("*/mr_t2w.nii.gz")).as_posix()
-    outs = [tmp_path / f"sct{n}.nii.gz" for n in range(2)]
-    for out in outs:
-        assert main(["translate", "--input", mr, "--output", str(out), "--model", str(model)]) == 0
-    a, b = (sitk.GetArrayFromImage(sitk.ReadImage(str(o))) for o in outs)
-    assert np.array_equal(a, b) and a.shape == sitk.GetArrayFromImage(sitk.ReadImage(mr)).shape
+    assert_translates_the_same_twice(model, next(cohort.parent.glob("*/mr_t2w.nii.gz")).as_posix(), tmp_path)
 
 
 def test_a_manifest_without_one_domain_is_refused_before_training(cohort, tmp_path, capsys):
@@ -123,17 +111,9 @@ def test_a_manifest_without_one_domain_is_refused_before_training(cohort, tmp_pa
 def test_two_process_cut_keeps_every_network_in_step(cohort, tmp_path):
     """Under torchrun the generator with its projector, and the discriminator, are DDP-wrapped; the trainer
     checks at the end that every network's weights agree across the processes."""
-    import os
-    import subprocess
-    import sys
+    import json
 
     manifest = write_unpaired_manifest(str(cohort), str(tmp_path / "unpaired.csv"), "mr_t2w", "ct_mrworld")
-    cfg = _cut_config(tmp_path, manifest, val_every=0)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523",
-           "-m", "mrtoct.main", "train", "--config", str(cfg)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
-    import json
+    torchrun_train(_cut_config(tmp_path, manifest, val_every=0), 29523)
 
     assert json.loads((tmp_path / "run" / "model" / "model.json").read_text())["training"]["world_size"] == 2

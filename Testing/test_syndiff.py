@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
 import torch
 import yaml
-from conftest import tiny_cohort
+from conftest import assert_translates_the_same_twice, tiny_cohort, tiny_train_config, torchrun_train
 
 from mrtoct.main import main
 from MRtoCTTranslationLib.diffusion.config import NetworkConfig
@@ -118,14 +117,10 @@ def cohort(tmp_path_factory) -> Path:
     return tiny_cohort(tmp_path_factory.mktemp("syndiffcohort"), 3, seed=8)
 
 
-def _config(tmp: Path, manifest: str) -> Path:
-    cfg = {"manifest": manifest, "network": {"kind": "syndiff", "channels": [8, 16], "num_res_blocks": 1,
-                                             "norm_num_groups": 4, "extra": {"nd_channels": 4, "nd_blocks": 1}},
-           "spacing_mm": 4.0, "patch_size": [16, 16, 8], "batch_size": 1, "steps": 3, "val_every": 3,
-           "val_cases": 1, "checkpoint_every": 3, "out_dir": str(tmp / "run"), "name": "tinysyndiff"}
-    p = tmp / "syndiff.yaml"
-    p.write_text(yaml.safe_dump(cfg))
-    return p
+def _config(tmp: Path, manifest: str, **over) -> Path:
+    network = {"kind": "syndiff", "channels": [8, 16], "num_res_blocks": 1, "norm_num_groups": 4,
+               "extra": {"nd_channels": 4, "nd_blocks": 1}}
+    return tiny_train_config(tmp, manifest, network, "tinysyndiff", **over)
 
 
 def test_syndiff_trains_from_unpaired_rows_and_translates_deterministically(cohort, tmp_path, capsys):
@@ -143,11 +138,7 @@ def test_syndiff_trains_from_unpaired_rows_and_translates_deterministically(coho
         saved = {k.split(".")[1] for k in f.keys() if k.startswith("module.")}
     assert saved == {"net", "ema", "disc", "source"}  # the source generator and both critics resume too
     mr = next(cohort.parent.glob("*/mr_t2w.nii.gz")).as_posix()
-    outs = [tmp_path / f"sct{n}.nii.gz" for n in range(2)]
-    for out in outs:
-        assert main(["translate", "--input", mr, "--output", str(out), "--model", str(model)]) == 0
-    a, b = (sitk.GetArrayFromImage(sitk.ReadImage(str(o))) for o in outs)
-    assert np.array_equal(a, b) and a.shape == sitk.GetArrayFromImage(sitk.ReadImage(mr)).shape
+    assert_translates_the_same_twice(model, mr, tmp_path)
     capsys.readouterr()
     bad = tmp_path / "bad.nii.gz"
     assert main(["translate", "--input", mr, "--output", str(bad), "--model", str(model), "--steps", "2"]) == 2
@@ -158,18 +149,8 @@ def test_syndiff_trains_from_unpaired_rows_and_translates_deterministically(coho
 def test_two_process_syndiff_keeps_every_network_in_step(cohort, tmp_path):
     """Under torchrun both generators (one DDP module) and both critics (another) stay identical across
     the processes; the trainer checks every network's weights at the end."""
-    import os
-    import subprocess
-    import sys
-
     manifest = write_unpaired_manifest(str(cohort), str(tmp_path / "unpaired.csv"), "mr_t2w", "ct_mrworld")
-    cfg = yaml.safe_load(_config(tmp_path, manifest).read_text())
-    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump({**cfg, "val_every": 0}))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29527",
-           "-m", "mrtoct.main", "train", "--config", str(tmp_path / "ddp.yaml")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-2000:]
+    torchrun_train(_config(tmp_path, manifest, val_every=0), 29527)
     assert json.loads((tmp_path / "run" / "model" / "model.json").read_text())["training"]["world_size"] == 2
 
 
