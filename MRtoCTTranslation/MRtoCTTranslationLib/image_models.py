@@ -1,5 +1,6 @@
 """Image-space models that translate MR to CT: the conditional DDIM (Graf et al. 2023), its Pix2Pix
-baseline (Isola et al., CVPR 2017), and the unpaired CUT and SynDiff, in 2D (sagittal slices) or 3D, through sliding windows.
+baseline (Isola et al., CVPR 2017), and the unpaired CUT and SynDiff, in 2D (sagittal slices) or 3D,
+through sliding windows.
 
 Every model the translator runs, these and ``latent.loaded.LatentModel``, offers one interface:
 ``sampled`` (whether it samples in steps), ``default_steps``, ``target_name(target)``, ``sample(mr_values, options,
@@ -115,6 +116,23 @@ class ImageModel:
         """Timestep ``t`` for each window of a batched network call."""
         return torch.full((windows.shape[0],), t, device=self.device, dtype=torch.long)
 
+    def _noise(self, cond: torch.Tensor, options: TranslationOptions, sample_index: int
+               ) -> tuple[torch.Generator, torch.Tensor]:
+        """The seeded generator (seed ``options.seed + sample_index``) and the starting noise drawn from it."""
+        gen = torch.Generator(device="cpu").manual_seed(int(options.seed) + sample_index)
+        return gen, torch.randn(cond.shape, generator=gen).to(self.device)
+
+    def _windowed(self, cond: torch.Tensor, win: list[int], overlap: float, options: TranslationOptions,
+                  precision: Precision) -> Callable[[torch.Tensor, int], torch.Tensor]:
+        """(noisy CT, network timestep) -> the conditional network's float32 output over every window."""
+        def run(x: torch.Tensor, t: int) -> torch.Tensor:
+            inputs = torch.cat([x, cond], dim=1)
+            with torch.inference_mode(), precision.autocast():
+                return sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], self._timesteps(w, t)), inputs, win,
+                                     overlap, batch=options.window_batch)
+
+        return run
+
 
 class DiffusionModel(ImageModel):
     """Conditional DDIM: the MR concatenated to the noisy CT, denoised window by window at every step."""
@@ -124,15 +142,8 @@ class DiffusionModel(ImageModel):
         """Network-value CT for network-value MR on the model grid; seed ``options.seed + sample_index``."""
         steps = options.steps or self.default_steps
         cond, win, overlap, volume = self._layout(mr_values, options)
-        gen = torch.Generator(device="cpu").manual_seed(int(options.seed) + sample_index)
-        noise = torch.randn(cond.shape, generator=gen).to(self.device)
-
-        def denoise(x_t: torch.Tensor, t: int) -> torch.Tensor:
-            inputs = torch.cat([x_t, cond], dim=1)
-            with torch.inference_mode(), precision.autocast():
-                return sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], self._timesteps(w, t)), inputs, win,
-                                     overlap, batch=options.window_batch)
-
+        gen, noise = self._noise(cond, options, sample_index)
+        denoise = self._windowed(cond, win, overlap, options, precision)
         x0 = ddim_sample(denoise, noise, self.schedule, self.cfg.prediction, steps, options.eta, gen,
                          clip=self.ct_map.valid_range, progress=progress, cancelled=cancelled)
         return volume(x0)
@@ -173,16 +184,11 @@ class SynDiffModel(ImageModel):
 
         schedule = SynDiffSchedule(self.card.train_timesteps)
         cond, win, overlap, volume = self._layout(mr_values, options)
-        gen = torch.Generator(device="cpu").manual_seed(int(options.seed) + sample_index)
-        noise = torch.randn(cond.shape, generator=gen).to(self.device)
+        gen, noise = self._noise(cond, options, sample_index)
+        windowed = self._windowed(cond, win, overlap, options, precision)
 
         def denoise(x_i: torch.Tensor, i: int) -> torch.Tensor:
-            t = int(timestep_input(torch.tensor(i), schedule.steps))
-            inputs = torch.cat([x_i, cond], dim=1)
-            with torch.inference_mode(), precision.autocast():
-                out = sliding_apply(lambda w: self.net(w[:, :1], w[:, 1:], self._timesteps(w, t)), inputs, win,
-                                    overlap, batch=options.window_batch)
-            return out.float()
+            return windowed(x_i, int(timestep_input(torch.tensor(i), schedule.steps)))
 
         x0 = syndiff_sample(denoise, noise, schedule, gen, clip=self.ct_map.valid_range, progress=progress,
                             cancelled=cancelled)
