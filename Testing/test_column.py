@@ -6,7 +6,16 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from SpineCoreLib.segmentation.column import Column, choose_discs, column_markers, find_column, fit_plane
+from SpineCoreLib.levels import LEVEL_IDS
+from SpineCoreLib.segmentation.bone import fill_to_canal
+from SpineCoreLib.segmentation.column import (
+    Column,
+    choose_discs,
+    column_markers,
+    find_column,
+    fit_plane,
+    limit_sacrum,
+)
 from SpineCoreLib.segmentation.volume import Volume
 
 
@@ -88,3 +97,46 @@ def test_the_sacrum_is_the_segment_below_the_lowest_disc_not_a_body_above_it():
     column, bone, vol = _stacked_bodies_with_pelvis([14, 27])
     _, names, anchor = column_markers(column, bone, bone, vol, "L5")
     assert names[0] == "S1" and names[1] == "L5" and "sacrum" in anchor, (names, anchor)
+
+
+def test_a_bodys_open_back_is_filled_up_to_the_canal_and_no_further():
+    """One axial slice (1 mm, +j posterior) of an osteoporotic body: a bright cortex (400 HU) around its
+    front half only, marrow of 80 HU behind it (below any bone threshold, the back wall open), the canal
+    (10 HU) behind the marrow, and muscle (50 HU) around. The marrow up to the canal is added (with the
+    soft tissue between the body's wall and the canal's side, where a real spine has its pedicles);
+    the canal, anything wider than it behind the body and the muscle beside the body are not; where
+    nothing is dark within reach (no canal), nothing is added."""
+    shape, spacing = (1, 100, 100), np.ones(3)
+    _, j, i = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    r = np.hypot(j - 40, i - 50)
+    hu = np.full(shape, 50.0)
+    marrow = (r <= 15) & (j > 40)
+    hu[marrow] = 80.0
+    front = (r <= 15) & (j <= 40)
+    hu[front] = 400.0
+    canal = np.hypot(j - 63, i - 50) <= 8  # touching the body's back (j = 55)
+    hu[canal] = 10.0
+    arch = (np.hypot(j - 63, i - 50) > 8) & (np.hypot(j - 63, i - 50) <= 11) & (j > 65)
+    hu[arch] = 400.0
+    bone = front | arch
+    out = fill_to_canal(bone, hu, {0: np.array([40.0, 50.0])}, spacing)
+    towards_canal = marrow & ~canal & (np.abs(i - 50) <= np.tan(np.radians(12.0)) * (j - 40))
+    assert towards_canal.sum() > 30 and out[towards_canal].all()  # the back of the body, in line with the canal
+    assert not out[canal].any() and not (out & ~bone & (r > 16) & (np.abs(i - 50) > 8)).any()  # or beside it
+    beside = np.degrees(np.arctan2(np.abs(i - 50), j - 40)) > 60.0
+    assert not (out & ~bone & beside).any()  # muscle beside the body
+    no_canal = np.where(canal, 80.0, hu)
+    assert (fill_to_canal(bone, no_canal, {0: np.array([40.0, 50.0])}, spacing) == bone).all()
+
+
+def test_s1_keeps_its_body_and_arch_not_the_alae_beyond_them():
+    """S1 labels 100 mm wide just below a flat L5/S1 disc: those more than 30 mm left or right of the
+    column are the alae and are dropped; the body in between stays S1."""
+    column, bone, vol = _stacked_bodies_with_pelvis([14, 27])
+    labels = np.zeros(bone.shape, np.uint16)
+    labels[10:13, 15:25, 15:65] = LEVEL_IDS["S1"]  # columns 15-64 at 2 mm: 50 mm either side of i = 40
+    out = limit_sacrum(labels, column, 12.0, vol)
+    x = np.abs(np.arange(bone.shape[2]) - 40) * 2.0
+    kept = (out[10:13, 15:25] == LEVEL_IDS["S1"]).any(axis=(0, 1))
+    assert kept[(x <= 28) & (np.arange(bone.shape[2]) >= 15)].all()
+    assert not kept[x > 30.5].any()

@@ -197,6 +197,7 @@ MARKER_RADIUS_MM = 12.0
 SACRAL_EXTENT = 0.9  # body heights below the L5/S1 disc plane, along the column: how far S1 reaches
 SACRAL_ARCH = 0.7  # below this (body heights), only S1's body (within the radius below) stays S1
 SACRAL_BODY_RADIUS_MM = 25.0
+SACRAL_HALF_WIDTH_MM = 30.0  # S1's body and arch (50-60 mm wide); the alae beyond belong to the sacrum
 
 
 def complete_segments(column: Column, shape0: int) -> tuple[list[tuple[int, int]], list[bool], float]:
@@ -281,7 +282,9 @@ def column_markers(column: Column, bone: np.ndarray, base: np.ndarray, vol: Volu
 def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume) -> np.ndarray:
     """S1 labels kept only within ``SACRAL_EXTENT`` body heights below the L5/S1 disc, measured along its
     fitted plane's normal (the sacrum tilts forward: its lower segments lie behind and below S1), and
-    below S1's articular processes only near the sacral axis (its body, not the posterior wall)."""
+    below S1's articular processes only near the sacral axis (its body, not the posterior wall), and
+    within ``SACRAL_HALF_WIDTH_MM`` of it left and right: the alae lateral to S1's body are the fused
+    costal elements of the whole sacrum, as TotalSegmentator's S1 class leaves them."""
     if not column.discs:
         return labels
     out = labels.copy()
@@ -294,7 +297,8 @@ def limit_sacrum(labels: np.ndarray, column: Column, height: float, vol: Volume)
     radial = np.linalg.norm(rel + below[:, None] * normal, axis=1)
     mm = height * float(vol.spacing[0])
     wall = (below > SACRAL_ARCH * mm) & (radial > SACRAL_BODY_RADIUS_MM)  # the sacrum's wall below S1's arch
-    out[tuple(s1[(below > SACRAL_EXTENT * mm) | wall].T)] = 0
+    ala = np.abs(rel[:, 0]) > SACRAL_HALF_WIDTH_MM  # RAS x: the patient's left-right
+    out[tuple(s1[(below > SACRAL_EXTENT * mm) | wall | ala].T)] = 0
     return out
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from .bone import BONE_HU, SPINE_HU, SPINE_SHELL_HU, spine_base_mask, spine_bone_mask
+from .bone import BONE_HU, SPINE_HU, SPINE_SHELL_HU, fill_to_canal, spine_base_mask, spine_bone_mask
 from .column import (
     Column,
     column_markers,
@@ -75,6 +75,8 @@ def spine_bone(image: sitk.Image, working_spacing_mm: float, min_bone_mm3: float
     if split > SPINE_HU:
         base = spine_base_mask(hu, work.spacing, min_bone_mm3, split)
     bone = spine_bone_mask(hu, work.spacing, base, around, edge_passes, max(split, SPINE_SHELL_HU))
+    centres = {int(k): column.centre_at(np.array([k]))[0] for k in column.k}
+    bone = fill_to_canal(bone, hu, centres, work.spacing) & around
     bone &= ~disc_mask(column, work, hu)  # a disc that partial volume lifted above the threshold is no bone
     return SpineBone(work, base, column, bone)
 
