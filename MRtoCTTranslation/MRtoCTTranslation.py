@@ -91,6 +91,7 @@ class MRtoCTTranslationParameterNode:
     precision: Annotated[str, Choice(list(PRECISIONS))] = "auto"
     output_iso: bool = False
     bias_correction: bool = True
+    crop_to_spine: bool = True
     segment: bool = True
     segmentation_method: str = "builtin"
     segmentation_weights: str = ""
@@ -467,8 +468,8 @@ class MRtoCTTranslationLogic(ScriptedLoadableModuleLogic):
         """The translation of ``inputVolume`` (and its vertebra segmentation, uncertainty, metrics) in new nodes.
 
         ``options`` (``TranslationOptions``: model, target, steps, eta, seed, samples, device, precision,
-        window, overlap, output_iso, bias_correction) and ``segmentation`` (``SegmentationOptions``) default to the
-        defaults: the default model's card steps, precision auto (bf16 only where the hardware computes
+        window, overlap, output_iso, bias_correction, crop_to_spine) and ``segmentation``
+        (``SegmentationOptions``) default to the defaults: the default model's card steps, precision auto (bf16 only where the hardware computes
         it natively; the log says which). The input and the other given nodes are only read. With
         ``waitForCompletion`` (the console default) returns the created nodes (``TranslationNodes``:
         sct, sct_iso, uncertainty, segmentation, metrics_table, result); otherwise a started

@@ -69,7 +69,7 @@ def test_the_parameter_node_carries_the_options_names(slicer_standin: Any) -> No
     params = mod.MRtoCTTranslationLogic().getParameterNode()
     node_fields = set(params.allParameters) if hasattr(params, "allParameters") else {
         n for n in dir(params) if not n.startswith("_")}
-    engine = {"window", "overlap", "window_batch"}  # sliding-window settings: scripts and the CLI, not the panel
+    engine = {"window", "overlap", "window_batch", "spine_margin_mm"}  # sampler settings: scripts and the CLI
     settable = {f.name for f in dataclasses.fields(TranslationOptions)} - engine
     settable |= {f.name for f in dataclasses.fields(SegmentationOptions)} - {"caudal_level"}
     assert settable <= node_fields, settable - node_fields

@@ -17,6 +17,7 @@ from .precision import PRECISIONS
 DEVICES = ("auto", "cpu", "cuda")
 MAX_STEPS = 1000  # the training schedule's length: more DDIM steps than timesteps do not exist
 MAX_SAMPLES = 32
+MIN_MARGIN_MM, MAX_MARGIN_MM = 20.0, 300.0  # less would cut into a vertebra around its two landmarks
 MAX_WINDOW_BATCH = 32  # memory grows with it: each window of the batch holds its own activations
 
 
@@ -37,6 +38,8 @@ class TranslationOptions:
     window_batch: int = 2  # windows per network call (diffusion.sliding: 1.3x per window in fp32 on 2 cores)
     output_iso: bool = False  # also keep the result on the model's isotropic grid
     bias_correction: bool = True  # N4 bias-field correction of the MR before it is normalised (SpineCoreLib.bias)
+    crop_to_spine: bool = True  # sample only the body's box, narrowed to the landmarks when given (region)
+    spine_margin_mm: float = 40.0  # around the landmarks: a body's front and the transverse processes' tips
 
     def validate(self) -> None:
         """ValueError naming the first setting out of range and what it may be."""
@@ -60,6 +63,9 @@ class TranslationOptions:
         if not (isinstance(self.window_batch, int) and 1 <= self.window_batch <= MAX_WINDOW_BATCH):
             raise ValueError(f"window_batch must be a whole number from 1 to {MAX_WINDOW_BATCH}, got "
                              f"{self.window_batch!r}")
+        if not MIN_MARGIN_MM <= float(self.spine_margin_mm) <= MAX_MARGIN_MM:
+            raise ValueError(f"spine_margin_mm must be between {MIN_MARGIN_MM:g} and {MAX_MARGIN_MM:g} mm, got "
+                             f"{self.spine_margin_mm}")
         if not str(self.target).strip():
             raise ValueError("target must name an output modality, e.g. CT")
 

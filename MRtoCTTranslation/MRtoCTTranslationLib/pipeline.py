@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import numpy as np
 import SimpleITK as sitk
 
 from SpineCoreLib.markups_io import LandmarkSet
@@ -53,7 +54,8 @@ def run_pipeline(mr: sitk.Image, options: TranslationOptions, segmentation: Segm
 
     t = time.perf_counter()
     check_cancel("translate")
-    res = translate_image(model, mr, options, lambda d, n: report("translate", d, n), cancelled)
+    points = np.array(list(landmarks.defined().values())) if landmarks is not None else None
+    res = translate_image(model, mr, options, lambda d, n: report("translate", d, n), cancelled, landmarks=points)
     timings["translate_s"] = time.perf_counter() - t
     is_ct = res.is_ct  # bone segmentation and HU metrics only make sense for a CT
 

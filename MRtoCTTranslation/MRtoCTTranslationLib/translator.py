@@ -23,6 +23,7 @@ import SimpleITK as sitk
 import torch
 
 from SpineCoreLib.bias import correct_bias
+from SpineCoreLib.geometry import Grid
 from SpineCoreLib.intensity import CTMapping, MRMapping
 from SpineCoreLib.orientation import canonical, model_grid, to_grid
 
@@ -33,6 +34,7 @@ from .models.card import read_card
 from .models.folder import load_into, load_weights
 from .options import TranslationOptions
 from .precision import as_precision
+from .region import Region, spine_region
 
 if TYPE_CHECKING:
     from .latent.loaded import LatentModel
@@ -84,6 +86,7 @@ class TranslationResult:
     steps: int
     precision: str
     seconds: float
+    sampled: float = 1.0  # share of the model grid the model sampled (``TranslationOptions.crop_to_spine``)
 
     @property
     def is_ct(self) -> bool:
@@ -103,11 +106,43 @@ def check_input(image: sitk.Image) -> None:
         raise ValueError("the input has NaN or infinite voxels: fix them (e.g. set them to 0) before translating")
 
 
+def on_input_grid(stack: np.ndarray, grid: Grid, image: sitk.Image, background: float
+                  ) -> tuple[sitk.Image, sitk.Image, sitk.Image | None]:
+    """The samples' mean on the model grid, the same on ``image``'s grid (int16), and their standard
+    deviation there when there are several samples."""
+    iso = grid.apply_to(sitk.GetImageFromArray(stack.mean(0).astype(np.float32)))
+    ref = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    ref.CopyInformation(image)
+    # nearest-neighbour extrapolation: input voxel centres within half a model voxel of the edge
+    out = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
+    std_img = None
+    if len(stack) > 1:
+        std_iso = grid.apply_to(sitk.GetImageFromArray(stack.std(0).astype(np.float32)))
+        std_img = sitk.Resample(std_iso, ref, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True)
+    out16 = sitk.GetImageFromArray(np.rint(sitk.GetArrayFromImage(out)).astype(np.int16))
+    out16.CopyInformation(image)
+    return iso, out16, std_img
+
+
+def sampling_region(model: ImageModel | LatentModel, mr_image: sitk.Image, options: TranslationOptions,
+                    landmarks: np.ndarray | None) -> Region | None:
+    """The box the model samples on the model grid (``region``), or None for the whole field of view."""
+    if not options.crop_to_spine:
+        return None
+    window = tuple(getattr(model, "window", None) or ())
+    region = spine_region(mr_image, landmarks, options.spine_margin_mm, window if len(window) == 3 else (1, 1, 1))
+    log.info("sampling %.0f %% of the field of view: the %s", 100 * region.fraction,
+             "landmarks' box" if landmarks is not None and len(landmarks) else "body's box")
+    return region
+
+
 def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options: TranslationOptions | None = None,
                     progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-                    max_voxels: int = 60_000_000) -> TranslationResult:
+                    max_voxels: int = 60_000_000, landmarks: np.ndarray | None = None) -> TranslationResult:
     """``options.target`` (CT by default) of an MR image, on the input's grid and on the model grid. Steps
-    and windows default to the model card's, precision to auto (``options.TranslationOptions``)."""
+    and windows default to the model card's, precision to auto (``options.TranslationOptions``). With
+    ``options.crop_to_spine`` only the body's box is sampled, narrowed to the RAS ``landmarks`` (N x 3)
+    when given (``region``)."""
     t0 = time.perf_counter()
     options = options or TranslationOptions()
     options.validate()
@@ -133,7 +168,11 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
         mr_image = correct_bias(mr_image)
         log.info("MR bias field corrected (N4) in %.1f s", time.perf_counter() - t_bias)
     mr = sitk.GetArrayFromImage(mr_image)
-    mr_values = model.mr_map.forward(mr)
+    mr_values = model.mr_map.forward(mr)  # normalised over the whole field of view, cropped or not
+    background = model.background(target)
+    region = sampling_region(model, mr_image, options, landmarks)
+    if region is not None:
+        mr_values = mr_values[region.box]
     outs = []
     for k in range(options.samples):
         def sample_progress(done: int, total: int, k: int = k) -> None:
@@ -142,22 +181,13 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
 
         values = model.sample(mr_values, dataclasses.replace(options, steps=steps), k, prec, sample_progress,
                               cancelled)
-        outs.append(model.to_output(values, target))
+        values = model.to_output(values, target)
+        outs.append(region.compose(values, background) if region is not None else values)
     stack = np.stack(outs)
     if not np.all(np.isfinite(stack)):  # never write NaN as -32768 HU
         raise ValueError(f"the model produced NaN or infinite values in {prec.name}: " + (
             "translate again with precision fp32" if prec.reduced else "its weights do not work on this input"))
-    background = model.background(target)
-    iso = grid.apply_to(sitk.GetImageFromArray(stack.mean(0).astype(np.float32)))
-    ref = sitk.Image(image.GetSize(), sitk.sitkUInt8)
-    ref.CopyInformation(image)
-    # nearest-neighbour extrapolation: input voxel centres within half a model voxel of the edge
-    out = sitk.Resample(iso, ref, sitk.Transform(), sitk.sitkLinear, background, sitk.sitkFloat32, True)
-    std_img = None
-    if options.samples > 1:
-        std_iso = grid.apply_to(sitk.GetImageFromArray(stack.std(0).astype(np.float32)))
-        std_img = sitk.Resample(std_iso, ref, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32, True)
-    out16 = sitk.GetImageFromArray(np.rint(sitk.GetArrayFromImage(out)).astype(np.int16))
-    out16.CopyInformation(image)
+    iso, out16, std_img = on_input_grid(stack, grid, image, background)
     log.info("translated %s voxels in %.1f s", n_vox, time.perf_counter() - t0)
-    return TranslationResult(out16, iso, std_img, target, steps, prec.name, time.perf_counter() - t0)
+    return TranslationResult(out16, iso, std_img, target, steps, prec.name, time.perf_counter() - t0,
+                             region.fraction if region is not None else 1.0)
