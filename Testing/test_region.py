@@ -94,3 +94,30 @@ def test_the_bundled_model_samples_only_the_body_of_a_padded_mr(tmp_path):
                                                  sitk.sitkLinear, -1024.0))
     mae_whole, mae_cropped = (float(np.abs(x - truth)[body].mean()) for x in (a, b))
     assert mae_cropped < mae_whole, (mae_cropped, mae_whole)
+
+
+def test_the_command_line_synthesises_the_landmarks_box(tmp_path, caplog):
+    """``mrtoct translate --landmarks`` samples only their box (the log says so, with its share), and
+    ``--whole-field-of-view`` all of it; both write the synthetic CT on the MR's grid."""
+    import logging
+
+    from mrtoct.main import main
+    from SpineCoreLib.phantom import PhantomOptions, generate_case
+
+    case = generate_case(tmp_path / "case", "s", 6, PhantomOptions(levels=["L2", "L3", "L4"]))
+    base = ["translate", "--input", str(case["mr_t2w"]), "--steps", "1", "--precision", "fp32"]
+    with caplog.at_level(logging.INFO, logger="MRtoCTTranslationLib.translator"):
+        assert main([*base, "--output", str(tmp_path / "box.nii.gz"), "--landmarks", str(case["mr_landmarks"]),
+                     "--spine-margin", "20"]) == 0
+    import re
+
+    share = re.search(r"sampling (\d+) % of the field of view: the landmarks' box", caplog.text)
+    assert share and int(share.group(1)) < 90, caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="MRtoCTTranslationLib.translator"):
+        assert main([*base, "--output", str(tmp_path / "all.nii.gz"), "--whole-field-of-view"]) == 0
+    assert "sampling" not in caplog.text
+    mr = sitk.ReadImage(str(case["mr_t2w"]))
+    for name in ("box", "all"):
+        out = sitk.ReadImage(str(tmp_path / f"{name}.nii.gz"))
+        assert out.GetSize() == mr.GetSize() and np.allclose(out.GetOrigin(), mr.GetOrigin())

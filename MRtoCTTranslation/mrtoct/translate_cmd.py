@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from MRtoCTTranslationLib.options import TranslationOptions
-from SpineCoreLib.validation import existing_file
+from SpineCoreLib.validation import existing_file, markups_file
 
 from .errors import CLIError, validated
 from .inputs import read_image
@@ -37,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "1.3x faster per window in fp32 on 2 CPU cores, the same in bf16; more needs more memory)")
     p.add_argument("--no-bias-correction", action="store_true", help="skip the N4 bias-field correction of the MR "
                    "(on by default: it removes the coil's smooth brightness slope before normalisation)")
+    p.add_argument("--landmarks", default=None, help="MR landmarks (.mrk.json or .csv, e.g. L3-body, L3-spinous): "
+                   "only their box, with --spine-margin around it, is synthesised")
+    p.add_argument("--spine-margin", type=float, default=40.0, metavar="MM", help="around the landmarks (default "
+                   "40 mm: a body's front and the transverse processes' tips)")
+    p.add_argument("--whole-field-of-view", action="store_true", help="synthesise the whole field of view, not "
+                   "only the body's box (or the landmarks'): slower, the same around the spine")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     add_precision_option(p)
     p.add_argument("--fp32", action="store_true", help="the same as --precision fp32")
@@ -45,8 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     existing_file(args.input, "--input")
+    if args.landmarks:
+        markups_file(args.landmarks, "--landmarks")
+        if args.whole_field_of_view:
+            raise CLIError("--landmarks narrow the synthesised box, --whole-field-of-view asks for none: give one")
     check_outputs({"--output": args.output, "--uncertainty": args.uncertainty, "--output-iso": args.output_iso},
-                  [args.input])
+                  [args.input, args.landmarks])
     if args.sha256 and not str(args.model or "").lower().startswith(("http://", "https://")):
         raise CLIError("--sha256 checks a model downloaded from a URL: give --model as an http(s) URL, or leave "
                        "--sha256 out")
@@ -63,7 +75,8 @@ def options_from_args(args: argparse.Namespace) -> TranslationOptions:
                                  precision="fp32" if args.fp32 else args.precision,
                                  window=tuple(args.window) if args.window else None, overlap=args.overlap,
                                  window_batch=args.window_batch,
-                                 output_iso=bool(args.output_iso), bias_correction=not args.no_bias_correction))
+                                 output_iso=bool(args.output_iso), bias_correction=not args.no_bias_correction,
+                                 crop_to_spine=not args.whole_field_of_view, spine_margin_mm=args.spine_margin))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     steps = options.steps or model.default_steps
+    points = np.array(list(markups_file(args.landmarks, "--landmarks").defined().values())) if args.landmarks else None
     resolve_precision(args, model.device)  # said once all input is checked, as work begins
     with tqdm(total=options.samples * (steps if model.sampled else 1), desc="translating", unit="step") as bar:
         def progress(done: int, total: int) -> None:
@@ -104,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            res = translate_image(model, image, options, progress)
+            res = translate_image(model, image, options, progress, landmarks=points)
         except ValueError as exc:
             raise CLIError(str(exc)) from exc
     outputs = {args.output: res.image, args.output_iso: res.image_iso, args.uncertainty: res.std}

@@ -100,7 +100,11 @@ def translate_cases() -> list[Case]:
     cases += _output_cases("translate", base, "--output", ["{MR}"])
     cases += _output_cases("translate", [*base, "--samples", "2"], "--uncertainty", ["{MR}", "{OUT}"])
     cases += _output_cases("translate", base, "--output-iso", ["{MR}", "{OUT}"])
+    cases += _markups_cases("translate", [*base, "--landmarks", "{MR_LM}"], "--landmarks")
+    cases += _option_cases("translate", [*base, "--whole-field-of-view"], [("--landmarks", "{MR_LM}", "give one")])
     cases += _option_cases("translate", base, [
+        ("--spine-margin", "5", "spine_margin_mm"), ("--spine-margin", "nan", "spine_margin_mm"),
+
         ("--steps", "0", "steps"), ("--steps", "-3", "steps"), ("--steps", "100000", "steps"),
         ("--steps", "many", "invalid int"), ("--eta", "-0.1", "eta"), ("--eta", "1.5", "eta"),
         ("--eta", "nan", "eta"), ("--samples", "0", "samples"), ("--samples", "-2", "samples"),
