@@ -12,10 +12,9 @@ from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import *
 from slicer.util import VTKObservationMixin
 
-from SpineCoreLib.levels import landmark_names, parse_level_range
-from SpineCoreLib.markups_io import Landmark, LandmarkSet
+from SpineCoreLib.markups_io import LandmarkSet
 from SpineCoreLib.mrml.checks import node_of
-from SpineCoreLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
+from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import grid_from_volume_node
 from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
 
@@ -362,11 +361,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         Annotators then click "place" repeatedly and each click fills the next named point.
         Raises ValueError for a level range that cannot be read.
         """
-        names = landmark_names(parse_level_range(levelRange))
-        landmarks = LandmarkSet([Landmark(label, None) for label in names], name=name)
-        node = add_markups_node(slicer.mrmlScene, landmarks, name)
-        logging.info("Created %s with %d unplaced points", node.GetName(), len(names))
-        return node
+        return rn.create_landmark_node(slicer.mrmlScene, levelRange, name)
 
     def landmarkSet(self, node: vtkMRMLMarkupsFiducialNode, argument: str = "landmarks") -> LandmarkSet:
         """The node's points as named RAS landmarks (None where not placed yet)."""

@@ -19,13 +19,14 @@ from . import (
     phantom_cmd,
     register_cmd,
     segment_cmd,
+    serve_cmd,
     train_cmd,
     translate_cmd,
 )
 from .errors import CLIError
 
 SUBCOMMANDS = (phantom_cmd, import_cmd, register_cmd, landmarks_cmd, train_cmd, translate_cmd, segment_cmd,
-               evaluate_cmd, models_cmd, demo_cmd, bench_cmd)
+               evaluate_cmd, models_cmd, demo_cmd, bench_cmd, serve_cmd)
 
 
 class OneLineParser(argparse.ArgumentParser):

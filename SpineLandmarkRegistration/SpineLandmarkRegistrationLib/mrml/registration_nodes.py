@@ -30,9 +30,9 @@ import vtk
 from vtk.util import numpy_support
 
 from SpineCoreLib.geometry import Grid, ras_to_lps
-from SpineCoreLib.levels import LANDMARK_KINDS, parse_landmark_name
-from SpineCoreLib.markups_io import LandmarkSet
-from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
+from SpineCoreLib.levels import LANDMARK_KINDS, landmark_names, parse_landmark_name, parse_level_range
+from SpineCoreLib.markups_io import Landmark, LandmarkSet
+from SpineCoreLib.mrml.markups import add_markups_node, landmark_set_from_markups_node
 
 from ..polyrigid import field_grid, landmark_domain
 from ..register import Registration, register
@@ -356,6 +356,16 @@ def lock_points(markups_node: Any, labels: Iterable[str], locked: bool = True) -
     for i in indices:
         markups_node.SetNthControlPointLocked(i, locked)
     return indices
+
+
+def create_landmark_node(scene: Any, level_range: str, name: str) -> Any:
+    """A new point list with unplaced points "<level>-body", "<level>-spinous" for each level of
+    ``level_range`` (e.g. "L1-L5"); each "place next" click then fills the next named point. ValueError
+    for a range that cannot be read."""
+    names = landmark_names(parse_level_range(level_range))
+    node = add_markups_node(scene, LandmarkSet([Landmark(label, None) for label in names], name=name), name)
+    log.info("created %s with %d unplaced points", node.GetName(), len(names))
+    return node
 
 
 def first_unplaced_index(markups_node: Any) -> int | None:

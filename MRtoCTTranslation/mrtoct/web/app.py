@@ -1,0 +1,213 @@
+"""The web page: trame-slicer's MRML slice and 3D views, and a side panel whose controls call
+:class:`~mrtoct.web.session.WebSession`. Page state is the panel's fields, the last message, the
+residual table and the synthesis progress; a running synthesis is polled four times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from trame.app import get_server
+from trame.app.file_upload import ClientFile
+from trame.ui.vuetify3 import SinglePageWithDrawerLayout
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+from trame_slicer import module as trame_slicer_module
+from trame_slicer.core import LayoutManager, SlicerApp
+from trame_slicer.rca_view import register_rca_factories
+from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
+
+from MRtoCTTranslationLib.models.registry import default_model_name
+from MRtoCTTranslationLib.options import TranslationOptions
+
+from .session import WebSession
+
+log = logging.getLogger(__name__)
+POLL_S = 0.25
+MODES = ["rigid", "similarity", "affine", "piecewise"]
+
+
+def spine_layout() -> Layout:
+    """A large sagittal view (spine MR is sagittal), with the 3D, axial and coronal views beside it."""
+    return Layout(LayoutDirection.Horizontal, [
+        ViewLayoutDefinition.sagittal_view(),
+        Layout(LayoutDirection.Vertical, [ViewLayoutDefinition.threed_view(), ViewLayoutDefinition.axial_view(),
+                                          ViewLayoutDefinition.coronal_view()]),
+    ])
+
+
+class SpineWebApp:
+    """One server: the Slicer scene and views, the session over them, and the page."""
+
+    def __init__(self, data_dir: Path, server: Any = None, python: str | None = None) -> None:
+        self.server = server or get_server(client_type="vue3")
+        self.server.enable_module(trame_slicer_module)
+        self.slicer_app = SlicerApp()
+        register_rca_factories(self.slicer_app.view_manager, self.server)
+        self.layouts = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
+        self.layouts.register_layout_dict({"spine": spine_layout()})
+        self.session = WebSession(self.slicer_app.scene, Path(data_dir), self.slicer_app.markups_logic, python)
+        self._defaults()
+        self._build()
+        self.layouts.set_layout("spine")
+        self.server.state.change("upload")(self._on_upload)
+        self.server.state.change("opacity")(self._on_opacity)
+
+    @property
+    def state(self) -> Any:
+        return self.server.state
+
+    def _defaults(self) -> None:
+        s = self.state
+        s.trame__title = "SpineMRtoCT"
+        s.message, s.message_type = "Load the phantom sample, a case folder or files to begin.", "info"
+        s.case_folder, s.upload, s.upload_role = "", None, "mr"
+        s.level_range, s.mode, s.registration = "L1-L5", "rigid", ""
+        s.residuals = []
+        s.model, s.steps, s.running, s.progress, s.eta = default_model_name(), 2, False, 0.0, ""
+        s.opacity = 0.5
+
+    # -- actions ----------------------------------------------------------------------------------
+    def _act(self, action, *args) -> None:
+        """Run a session action; its return value or its ValueError becomes the page's message."""
+        try:
+            text, kind = action(*args), "success"
+        except (ValueError, FileNotFoundError) as exc:
+            text, kind = str(exc), "error"
+        except Exception as exc:  # never let a click stop the server
+            log.exception("action failed")
+            text, kind = f"{type(exc).__name__}: {exc}", "error"
+        self.state.message, self.state.message_type = text, kind
+        self._refresh()
+
+    def _refresh(self) -> None:
+        s, session = self.state, self.session
+        s.registration = session.registration_message() if session.live is not None else ""
+        s.residuals = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+                       for row in session.residual_rows()]
+
+    def _show(self) -> str:
+        mr = self.session.nodes.get("mr")
+        if mr is not None:
+            dm = self.slicer_app.display_manager
+            dm.show_volume_in_slice_background(mr)
+            dm.show_volume_in_slice_foreground(self.session.nodes.get("ct"))
+            dm.reset_views()
+            self._on_opacity(self.state.opacity)
+        return ""
+
+    def load_sample(self) -> None:
+        self._act(lambda: self.session.load_sample() + self._show())
+
+    def load_case(self) -> None:
+        folder = Path(self.state.case_folder or "")
+        folder = folder if folder.is_absolute() else self.session.data_dir / folder
+        self._act(lambda: self.session.load_case(folder) + self._show())
+
+    def _on_upload(self, upload, **_) -> None:
+        if not upload:
+            return
+        files = upload if isinstance(upload, list) else [upload]
+        for f in files:
+            client = ClientFile(f)
+            self._act(lambda c=client: self.session.load_upload(c.name, c.content, self.state.upload_role) + self._show())
+
+    def _on_opacity(self, opacity, **_) -> None:
+        for composite in self.slicer_app.scene.GetNodesByClass("vtkMRMLSliceCompositeNode"):
+            composite.SetForegroundOpacity(float(opacity))
+
+    def create_landmarks(self, role: str) -> None:
+        self._act(self.session.create_landmarks, role, self.state.level_range)
+
+    def place_next(self, role: str) -> None:
+        self._act(self.session.place_next, role)
+
+    def register(self) -> None:
+        self._act(self.session.start_registration, self.state.mode)
+
+    def lock(self, role: str) -> None:
+        self._act(self.session.lock, role)
+
+    def apply(self) -> None:
+        """Apply starts a synthesis and becomes Cancel while it runs."""
+        if self.state.running:
+            self._act(self.session.cancel)
+            return
+        opts = TranslationOptions(model=self.state.model, steps=int(self.state.steps) or None)
+        self._act(self.session.synthesize, opts)
+        if self.state.message_type == "success":
+            self.state.running = True
+            asyncio.ensure_future(self._watch())
+
+    def save(self) -> None:
+        self._act(self.session.save)
+
+    async def _watch(self) -> None:
+        while True:
+            status = self.session.poll()
+            with self.state:
+                self.state.progress = round(100 * status["fraction"], 1)
+                self.state.eta = f"{status['eta']:.0f} s left" if status["eta"] is not None else ""
+                if status["state"] != "running":
+                    self.state.running = False
+                    if status["message"]:
+                        failed = status["state"] == "failed"
+                        self.state.message, self.state.message_type = status["message"], "error" if failed else "success"
+                    elif status["state"] == "cancelled":
+                        self.state.message, self.state.message_type = "cancelled: nothing was added", "info"
+            if status["state"] != "running":
+                return
+            await asyncio.sleep(POLL_S)
+
+    # -- page -------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        with SinglePageWithDrawerLayout(self.server, full_height=True) as layout:
+            layout.title.set_text("SpineMRtoCT")
+            with layout.drawer as drawer:
+                drawer.width = 380
+                self._panel()
+            with layout.content:
+                self.layouts.initialize_layout_grid(layout)
+        self.ui = layout
+
+    def _panel(self) -> None:
+        with v3.VContainer(classes="pa-2"):
+            v3.VAlert(text=("message",), type=("message_type",), density="compact", id="message")
+            html.Div("Case", classes="text-subtitle-1 mt-2")
+            v3.VBtn("Phantom sample", click=self.load_sample, block=True, id="load-sample")
+            v3.VTextField(v_model=("case_folder",), label="case folder (in the data folder)", density="compact")
+            v3.VBtn("Load case", click=self.load_case, block=True, id="load-case")
+            v3.VSelect(v_model=("upload_role",), items=("['mr', 'ct']",), label="upload as", density="compact")
+            v3.VFileInput(v_model=("upload",), label="NIfTI / NRRD / MHA", density="compact", id="upload")
+            html.Div("Landmarks", classes="text-subtitle-1 mt-2")
+            v3.VTextField(v_model=("level_range",), label="levels", density="compact", id="levels")
+            with v3.VRow(dense=True):
+                for role in ("mr", "ct"):
+                    with v3.VCol():
+                        v3.VBtn(f"{role.upper()} list", click=(self.create_landmarks, f"['{role}']"), block=True,
+                                id=f"create-{role}")
+                        v3.VBtn(f"Place next {role.upper()}", click=(self.place_next, f"['{role}']"), block=True,
+                                id=f"place-{role}")
+                        v3.VBtn(f"Lock {role.upper()}", click=(self.lock, f"['{role}']"), block=True)
+            v3.VSelect(v_model=("mode",), items=(str(MODES),), label="registration", density="compact")
+            v3.VBtn("Register (live)", click=self.register, block=True, id="register")
+            html.Div("{{ registration }}", id="registration", classes="text-body-2")
+            v3.VDataTable(items=("residuals",), density="compact", items_per_page=10, id="residuals")
+            html.Div("Synthetic CT", classes="text-subtitle-1 mt-2")
+            v3.VTextField(v_model=("model",), label="model", density="compact")
+            v3.VTextField(v_model=("steps",), label="steps", type="number", density="compact", id="steps")
+            v3.VBtn("{{ running ? 'Cancel' : 'Apply' }}", click=self.apply, block=True, id="apply",
+                    color=("running ? 'error' : 'primary'",))
+            v3.VProgressLinear(model_value=("progress",), height=8, classes="my-1", id="progress")
+            html.Div("{{ eta }}", classes="text-caption")
+            v3.VSlider(v_model=("opacity",), min=0, max=1, step=0.05, label="overlay", density="compact")
+            v3.VBtn("Save to the data folder", click=self.save, block=True, id="save")
+
+
+def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8080, python: str | None = None) -> None:
+    """Build the app and serve it until the process is stopped."""
+    app = SpineWebApp(data_dir, python=python)
+    app.server.start(host=host, port=port, open_browser=False, show_connection_info=True)

@@ -1,0 +1,204 @@
+"""What each control of the web app does, on one MRML scene, with no web code: the page calls these and
+shows what they return or the one-line message of what they raise (``ValueError``).
+
+Everything runs through the MRML layer the Slicer modules use (``SpineCoreLib.mrml``,
+``SpineLandmarkRegistrationLib.mrml.registration_nodes``, ``MRtoCTTranslationLib.mrml``): case loading,
+named unplaced point lists, "place next", lock, live registration with its residual table, and the
+synthesis job in a child process. Inputs are checked before anything is added to the scene; files the
+user loads are only read.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import SimpleITK as sitk
+import slicer
+
+from MRtoCTTranslationLib.mrml.translation_job import TranslationJob, TranslationNodes
+from MRtoCTTranslationLib.options import SegmentationOptions, TranslationOptions
+from SpineCoreLib.atomic_io import atomic_output, write_images
+from SpineCoreLib.markups_io import write_markups_json
+from SpineCoreLib.mrml.case_nodes import load_case_nodes
+from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
+from SpineCoreLib.mrml.volumes import add_volume_node_from_image, grid_from_volume_node
+from SpineCoreLib.validation import image_file
+from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
+
+log = logging.getLogger(__name__)
+ROLES = {"mr": "mr", "ct": "image"}  # what an uploaded image must be, by the role it is loaded as
+UPLOAD_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+SAMPLE = "sample"
+
+
+@dataclass
+class WebSession:
+    """The loaded case, the two point lists, the live registration and the synthesis job of one server."""
+
+    scene: Any
+    data_dir: Path
+    markups_logic: Any = None  # vtkSlicerMarkupsLogic, for "place next" (the views' click places the point)
+    python: str | None = None  # the synthesis child's interpreter (None: this one)
+    nodes: dict[str, Any] = field(default_factory=dict)  # mr, ct, mr_landmarks, ct_landmarks, reference_labels
+    live: Any = None
+    job: TranslationJob | None = None
+    result: TranslationNodes | None = None
+
+    # -- loading -------------------------------------------------------------------------------
+    def load_case(self, folder: str | Path) -> str:
+        """A case folder (phantom or manifest layout) into the scene: its T2w MR (else T1w), the CT in the
+        MR's world (else the CT) as the reference, their labels and landmarks."""
+        loaded = load_case_nodes(self.scene, folder)
+        mr = loaded.get("mr_t2w") or loaded.get("mr_t1w")
+        if mr is None:
+            for node in loaded.values():
+                self.scene.RemoveNode(node)
+            raise ValueError(f"{folder} holds no MR (mr_t2w.nii.gz or mr_t1w.nii.gz): choose a case folder")
+        self.nodes = {"mr": mr, "ct": loaded.get("ct"), "reference": loaded.get("ct_mrworld"),
+                      "reference_labels": loaded.get("ct_mrworld_seg"),
+                      "mr_landmarks": loaded.get("mr_landmarks"), "ct_landmarks": loaded.get("ct_landmarks")}
+        return f"loaded {Path(folder).name}: " + ", ".join(k for k, v in self.nodes.items() if v is not None)
+
+    def load_sample(self, seed: int = 0) -> str:
+        """The phantom sample (five lumbar levels), written into the data folder the first time."""
+        folder = self.data_dir / SAMPLE / f"seed{seed}"
+        case = next(folder.glob("*/truth.json"), None) if folder.is_dir() else None
+        if case is None:
+            from SpineCoreLib.phantom import PhantomOptions, generate_case
+
+            case = generate_case(folder, "phantom", seed, PhantomOptions())["truth"]
+        return self.load_case(Path(case).parent)
+
+    def load_upload(self, filename: str, content: bytes, role: str) -> str:
+        """An uploaded NIfTI/NRRD/MHA file as the MR or the CT; the message names what is wrong with it."""
+        if role not in ROLES:
+            raise ValueError(f"role {role!r}: load an upload as {' or '.join(ROLES)}")
+        name = Path(filename).name
+        if not name.lower().endswith(UPLOAD_SUFFIXES):
+            raise ValueError(f"{name}: not an image file; upload NIfTI (.nii, .nii.gz), NRRD or MHA")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(content)
+            image = image_file(path, name, ROLES[role])
+        stem = name.split(".")[0]
+        self.nodes[role] = add_volume_node_from_image(self.scene, image, self.scene.GenerateUniqueName(stem))
+        return f"loaded {name} as the {role.upper()}"
+
+    # -- landmarks and registration -------------------------------------------------------------
+    def create_landmarks(self, role: str, level_range: str) -> str:
+        """A named, unplaced point list ("L3-body", "L3-spinous", ...) for the MR or the CT."""
+        if role not in ROLES:
+            raise ValueError(f"role {role!r}: landmarks belong to the mr or the ct")
+        node = rn.create_landmark_node(self.scene, level_range, self.scene.GenerateUniqueName(f"{role.upper()}-landmarks"))
+        self.nodes[f"{role}_landmarks"] = node
+        return f"{node.GetName()}: {node.GetNumberOfControlPoints()} points to place"
+
+    def place_next(self, role: str) -> str:
+        """Place mode for the first unplaced point of a list: the next click in a view places it."""
+        node = self._required(f"{role}_landmarks", f"create the {role.upper()} landmarks first")
+        if self.markups_logic is None:
+            raise ValueError("placing by clicking needs the views")
+        index = rn.start_placing_next(self.markups_logic, node)
+        return "every point is placed" if index is None else f"click to place {node.GetNthControlPointLabel(index)}"
+
+    def lock(self, role: str) -> str:
+        """Lock every placed point of a list (reviewed: dragging no longer moves it)."""
+        node = self._required(f"{role}_landmarks", f"create the {role.upper()} landmarks first")
+        defined = slicer.vtkMRMLMarkupsNode.PositionDefined
+        placed = [node.GetNthControlPointLabel(i) for i in range(node.GetNumberOfControlPoints())
+                  if node.GetNthControlPointPositionStatus(i) == defined]
+        rn.lock_points(node, placed)
+        return f"locked {len(placed)} points"
+
+    def start_registration(self, mode: str = "rigid") -> str:
+        """Follow every point change with a registration of the CT list onto the MR list."""
+        fixed = self._required("mr_landmarks", "create or load the MR landmarks first")
+        moving = self._required("ct_landmarks", "create or load the CT landmarks first")
+        if self.live is not None:
+            self.live.stop()
+        self.live = rn.LiveRegistration(fixed, moving, mode)
+        if self.nodes.get("ct") is not None:
+            self.live.set_preview_volume(self.nodes["ct"])
+        return self.registration_message()
+
+    def registration_message(self) -> str:
+        live = self.live
+        if live is None:
+            return "no registration yet"
+        if live.registration is None:
+            return f"not registered: {live.error}"
+        report = live.registration.report
+        return "; ".join([f"RMS {report.rms_mm:.2f} mm over {len(report.matched)} pairs", *report.warnings])
+
+    def residual_rows(self) -> list[dict]:
+        """The residual table's rows (level, kind, residual, ...), for the page."""
+        return rn.read_residual_table(self.live.table_node) if self.live is not None and self.live.table_node else []
+
+    # -- synthesis ------------------------------------------------------------------------------
+    def synthesize(self, options: TranslationOptions, segmentation: SegmentationOptions | None = None) -> str:
+        """Start the synthetic CT of the MR in a child process; refused while one runs."""
+        if self.job is not None and self.job.state == "running":
+            raise ValueError("a synthesis is running: wait for it or cancel it")
+        mr = self._required("mr", "load an MR first")
+        self.result = None
+        self.job = TranslationJob(self.scene, mr, options, segmentation, landmarks=self.nodes.get("mr_landmarks"),
+                                  reference=self.nodes.get("reference"),
+                                  reference_labels=self.nodes.get("reference_labels"), python=self.python)
+        self.job.start()
+        return "synthesis started"
+
+    def poll(self) -> dict:
+        """The job's state, its fraction done and seconds left; a finished job's nodes are added once."""
+        job = self.job
+        if job is None:
+            return {"state": "idle", "fraction": 0.0, "eta": None, "message": ""}
+        job.poll()
+        message = ""
+        if job.state == "finished" and self.result is None:
+            self.result = job.commit()
+            message = f"synthetic {self.result.result.target} ready"
+        elif job.state == "failed":
+            message = f"synthesis failed: {job.error}"
+        return {"state": job.state, "fraction": job.fraction, "eta": job.eta_seconds(), "message": message}
+
+    def cancel(self) -> str:
+        if self.job is None or self.job.state != "running":
+            return "nothing is running"
+        self.job.cancel()
+        return "cancelled: nothing was added"
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self, name: str = "results") -> str:
+        """The synthetic CT, its vertebra labels, both point lists and the registration (CT onto MR, LPS,
+        ITK's convention) into ``<data folder>/<name>/``; each file written whole or not at all."""
+        out = self.data_dir / Path(name).name
+        items: dict[str, Any] = {}
+        if self.result is not None:
+            items["synthetic_ct.nii.gz"] = self.result.result.image
+            if self.result.result.labels is not None:
+                items["synthetic_ct_vertebrae.nii.gz"] = self.result.result.labels
+        marks = {f"{r}_landmarks.mrk.json": self.nodes.get(f"{r}_landmarks") for r in ROLES}
+        reg = self.live.registration if self.live is not None else None
+        if not items and not any(marks.values()) and reg is None:
+            raise ValueError("nothing to save yet: place landmarks, register or synthesise first")
+        out.mkdir(parents=True, exist_ok=True)
+        written = write_images({out / k: v for k, v in items.items()})
+        for filename, node in marks.items():
+            if node is not None:
+                written.append(write_markups_json(out / filename, landmark_set_from_markups_node(node)))
+        if reg is not None:
+            transform = reg.transform.to_sitk(grid_from_volume_node(self.nodes["mr"]) if self.nodes.get("mr") else None)
+            with atomic_output(out / "ct_to_mr.h5") as tmp:
+                sitk.WriteTransform(transform, str(tmp))
+            written.append(out / "ct_to_mr.h5")
+        return f"saved {len(written)} files to {out}"
+
+    def _required(self, key: str, what_to_do: str) -> Any:
+        node = self.nodes.get(key)
+        if node is None:
+            raise ValueError(what_to_do)
+        return node

@@ -1,0 +1,114 @@
+"""The web app's session on real MRML, without a browser: the phantom sample, a named point list placed
+through the markups logic's place mode, live registration and its residual table, bad uploads named in
+one line with nothing added, and one synthesis in a child process (a second refused while it runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mrtoct.web.session import WebSession
+from MRtoCTTranslationLib.options import TranslationOptions
+from SpineCoreLib.markups_io import read_markups_json
+
+
+@pytest.fixture
+def session(headless_slicer, mrml_scene, tmp_path) -> WebSession:
+    return WebSession(mrml_scene, tmp_path / "data", headless_slicer.logic("Markups"))
+
+
+def _place_all(session: WebSession, role: str, points: dict[str, np.ndarray]) -> None:
+    """Each "place next" arms the next named point; the click a view would send sets its position."""
+    node = session.nodes[f"{role}_landmarks"]
+    for _ in range(node.GetNumberOfControlPoints()):
+        message = session.place_next(role)
+        index = node.GetControlPointPlacementStartIndex()
+        label = node.GetNthControlPointLabel(index)
+        assert message == f"click to place {label}"
+        node.SetNthControlPointPositionWorld(index, *points[label])
+    assert session.place_next(role) == "every point is placed"
+
+
+def test_the_sample_loads_and_landmarks_placed_by_clicking_register_live(session):
+    assert session.load_sample() == "loaded phantom: mr, ct, reference, reference_labels, mr_landmarks, ct_landmarks"
+    truth = {role: read_markups_json(next((session.data_dir / "sample").glob(f"*/phantom/{role}_landmarks.mrk.json")))
+             for role in ("mr", "ct")}
+    for role in ("mr", "ct"):
+        assert session.create_landmarks(role, "L2-L4") == f"{role.upper()}-landmarks: 6 points to place"
+        _place_all(session, role, truth[role].defined())
+    message = session.start_registration("rigid")
+    assert message.startswith("RMS ") and "over 6 pairs" in message
+    rows = session.residual_rows()
+    assert len(rows) == 6 and all(r["residual_mm"] < 10.0 for r in rows), rows
+    ct = session.nodes["ct_landmarks"]
+    before = session.live.registration.report.rms_mm
+    p = np.array(ct.GetNthControlPointPositionWorld(0))
+    ct.SetNthControlPointPositionWorld(0, *(p + [0.0, 25.0, 0.0]))  # dragged 25 mm off: the table follows
+    assert session.live.registration.report.rms_mm > before + 3.0
+    assert session.lock("ct") == "locked 6 points" and ct.GetNthControlPointLocked(5)
+
+
+@pytest.mark.parametrize(("name", "content", "role", "needle"), [
+    ("notes.txt", b"hello", "mr", "not an image file"),
+    ("scan.nii.gz", b"not gzip at all", "mr", "scan.nii.gz"),
+    ("scan.nii", b"\0" * 400, "ct", "scan.nii"),
+    ("scan.nii.gz", None, "other", "role 'other'"),
+])
+def test_a_bad_upload_is_named_in_one_line_and_adds_nothing(session, mrml_scene, name, content, role, needle):
+    before = mrml_scene.GetNumberOfNodes()
+    with pytest.raises(ValueError) as err:
+        session.load_upload(name, content or b"", role)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert mrml_scene.GetNumberOfNodes() == before and "mr" not in session.nodes
+
+
+def test_a_label_map_or_a_2d_image_uploaded_as_the_mr_is_refused(session, tmp_path):
+    import SimpleITK as sitk
+
+    labels = sitk.GetImageFromArray(np.tile(np.arange(4, dtype=np.uint8), (8, 8, 2)))
+    flat = sitk.GetImageFromArray(np.random.default_rng(0).random((16, 16)).astype(np.float32))
+    for image, needle in ((labels, "label map"), (flat, "2D")):
+        path = tmp_path / "up.nii.gz"
+        sitk.WriteImage(image, str(path))
+        with pytest.raises(ValueError, match=needle):
+            session.load_upload("up.nii.gz", path.read_bytes(), "mr")
+
+
+def test_one_synthesis_runs_in_a_child_and_a_second_is_refused(session):
+    session.load_sample()
+    opts = TranslationOptions(steps=1, precision="fp32")
+    assert session.synthesize(opts) == "synthesis started"
+    with pytest.raises(ValueError, match="a synthesis is running"):
+        session.synthesize(opts)
+    assert session.job.wait(timeout=300)
+    status = session.poll()
+    assert status["state"] == "finished" and status["message"] == "synthetic CT ready", status
+    assert session.result.sct is not None and session.result.segmentation is not None
+    assert session.result.metrics_table is not None  # the sample's CT in the MR's world is the reference
+    assert session.poll()["message"] == ""  # the nodes are added once
+
+
+def test_results_are_saved_to_the_data_folder(session):
+    import SimpleITK as sitk
+
+    with pytest.raises(ValueError, match="nothing to save yet"):
+        session.save()
+    session.load_sample()  # the case's own point lists: placed, so the registration runs
+    session.start_registration("rigid")
+    session.synthesize(TranslationOptions(steps=1, precision="fp32"))
+    assert session.job.wait(timeout=300) and session.poll()["state"] == "finished"
+    message = session.save()
+    out = session.data_dir / "results"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["ct_landmarks.mrk.json", "ct_to_mr.h5", "mr_landmarks.mrk.json", "synthetic_ct.nii.gz",
+                     "synthetic_ct_vertebrae.nii.gz"] and message == f"saved 5 files to {out}"
+    mr = sitk.ReadImage(str(next((session.data_dir / "sample").glob("*/phantom/mr_t2w.nii.gz"))))
+    sct = sitk.ReadImage(str(out / "synthetic_ct.nii.gz"))
+    assert sct.GetSize() == mr.GetSize()
+    ct_points = read_markups_json(out / "ct_landmarks.mrk.json").defined()
+    mr_points = read_markups_json(out / "mr_landmarks.mrk.json").defined()
+    moved = sitk.ReadTransform(str(out / "ct_to_mr.h5"))  # fixed (MR) -> moving (CT), LPS
+    errors = [np.linalg.norm(np.array(moved.TransformPoint(tuple(mr_points[k] * [-1, -1, 1]))) - ct_points[k] * [-1, -1, 1])
+              for k in mr_points]
+    rms = float(np.sqrt(np.mean(np.square(errors))))  # the saved transform leaves the residuals it was fitted with
+    assert abs(rms - session.live.registration.report.rms_mm) < 0.01 and rms < 5.0, errors
