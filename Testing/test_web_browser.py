@@ -1,0 +1,196 @@
+"""``mrtoct serve`` clicked in a real headless Chromium (Selenium, Debian's chromium and chromium-driver,
+which ``make test`` installs when missing): the server runs as its own process on a free local port and
+is stopped by its process id; rendering is offscreen (EGL), no display is needed.
+
+One test places the landmarks of the phantom sample by clicking in the sagittal slice view, registers
+them live, runs a one-step synthesis, saves, and checks the files the server wrote and a screenshot;
+one sends bad uploads and checks the page's message and that the server keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from SpineCoreLib.markups_io import read_markups_json
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CLICKS = [(-70, -90), (-70, 10), (40, -90), (40, 30)]  # px from the view's centre: four corners of a quad
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``mrtoct serve`` on a free port in its own process group; killed by its id afterwards."""
+    data = tmp_path / "data"
+    data.mkdir()
+    port = _free_port()
+    env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow"}
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "mrtoct.main", "serve", str(data), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(120):
+            if proc.poll() is not None:
+                pytest.fail(f"mrtoct serve exited: {(tmp_path / 'server.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mrtoct serve did not answer within 60 s")
+        yield url, data
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    if not (CHROMIUM and DRIVER):
+        pytest.fail("chromium and chromedriver are needed: `make test` installs Debian's chromium and "
+                    "chromium-driver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _element(driver, element_id: str, timeout: float = 60.0):
+    """The page's element of that id, once the page has built it."""
+    from selenium.common.exceptions import NoSuchElementException
+    from selenium.webdriver.common.by import By
+
+    for _ in range(int(timeout / 0.25)):
+        try:
+            return driver.find_element(By.ID, element_id)
+        except NoSuchElementException:
+            time.sleep(0.25)
+    pytest.fail(f"the page has no element {element_id!r} after {timeout:.0f} s")
+
+
+def _message(driver, contains: str, timeout: float = 60.0) -> str:
+    """The page's message once it contains ``contains`` (fails with the last message after ``timeout``)."""
+    text = ""
+    for _ in range(int(timeout / 0.25)):
+        text = _element(driver, "message").text
+        if contains in text:
+            return text
+        time.sleep(0.25)
+    pytest.fail(f"the page said {text!r}, not {contains!r}")
+
+
+def _click(driver, element_id: str) -> None:
+    _element(driver, element_id).click()
+
+
+def _type(driver, element_id: str, text: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    field = _element(driver, element_id)
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text)
+
+
+def _slice_view(driver):
+    """The largest rendered view image on the page: the sagittal slice view of the spine layout."""
+    from selenium.webdriver.common.by import By
+
+    images = [e for e in driver.find_elements(By.TAG_NAME, "img") if e.size["width"] > 100]
+    return max(images, key=lambda e: e.size["width"] * e.size["height"])
+
+
+def _click_points(driver) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    view = _slice_view(driver)
+    for dx, dy in CLICKS:
+        ActionChains(driver).move_to_element_with_offset(view, dx, dy).click().perform()
+        time.sleep(0.7)
+
+
+def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser, tmp_path):
+    url, data = server
+    t0 = time.perf_counter()
+    browser.get(url)
+    _click(browser, "load-sample")
+    _message(browser, "loaded phantom", timeout=90)
+    time.sleep(2)
+    _type(browser, "levels", "L3-L4")
+    for role in ("mr", "ct"):
+        _click(browser, f"create-{role}")
+        _message(browser, f"{role.upper()}-landmarks: 4 points to place")
+        _click(browser, f"place-{role}")
+        _message(browser, "click to place L3-body")
+        _click_points(browser)
+    _click(browser, "register")
+    registration = _message(browser, "RMS")
+    assert registration.startswith("RMS 0.00 mm over 4 pairs"), registration  # the same clicks on both lists
+    _type(browser, "steps", "1")
+    _click(browser, "apply")
+    _message(browser, "synthetic CT ready", timeout=240)
+    first_sct = time.perf_counter() - t0
+    time.sleep(2)
+    shot = tmp_path / "workflows.png"
+    browser.save_screenshot(str(shot))
+    _click(browser, "save")
+    saved = _message(browser, "saved")
+    out = data / "results"
+    assert saved == f"saved 5 files to {out}", saved
+    mr_points = read_markups_json(out / "mr_landmarks.mrk.json").defined()
+    ct_points = read_markups_json(out / "ct_landmarks.mrk.json").defined()
+    assert sorted(mr_points) == ["L3-body", "L3-spinous", "L4-body", "L4-spinous"] == sorted(ct_points)
+    pts = np.array([mr_points[k] for k in sorted(mr_points)])
+    assert np.linalg.matrix_rank(pts[1:] - pts[0], tol=1.0) == 2  # four distinct clicks in one slice plane
+    np.testing.assert_allclose(pts, [ct_points[k] for k in sorted(mr_points)], atol=1e-3)
+    sct = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "synthetic_ct.nii.gz")))
+    assert sct.min() < -500 and sct.max() > 300  # air and bone
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "synthetic_ct_vertebrae.nii.gz")))
+    assert len(np.unique(labels)) >= 3
+    pixels = np.asarray(sitk.GetArrayFromImage(sitk.ReadImage(str(shot))))
+    assert pixels.std() > 20  # rendered views, not a blank page
+    print(f"from the page's first load to a first synthetic CT: {first_sct:.1f} s")
+
+
+def test_a_bad_upload_is_a_message_and_the_server_keeps_working(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    url, _ = server
+    browser.get(url)
+    _message(browser, "Load the phantom sample")
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    labels = tmp_path / "labels.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.tile(np.arange(4, dtype=np.uint8), (8, 8, 2))), str(labels))
+    for path, needle in ((text, "not an image file"), (labels, "label map")):
+        browser.find_element(By.CSS_SELECTOR, "#upload input[type=file], input[type=file]").send_keys(str(path))
+        _message(browser, needle)
+    _click(browser, "load-sample")
+    _message(browser, "loaded phantom", timeout=90)
