@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,16 @@ demo: $(VENV)/.runtime-installed
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .
 
-test: $(VENV)/.test-installed
+# The web app's tests click in a real headless Chromium: Debian's chromium and chromium-driver,
+# installed here when missing (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+		$(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null || { \
+		$(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+
+test: $(VENV)/.test-installed browser
 	$(PY) -m ruff check .
 	@$(PY) -c "from MRtoCTTranslationLib.precision import report; print('this machine:', report())"
 	$(PY) -m pytest -q --durations=15

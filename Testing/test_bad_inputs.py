@@ -37,7 +37,7 @@ def _fill(argv: list[str], names: dict[str, str]) -> list[str]:
 def test_the_corpus_covers_every_command_and_class():
     commands = {c[2][0] for c in CASES if c[2]}
     assert commands == {"translate", "segment", "evaluate", "register", "landmarks", "phantom", "train", "bench", "demo",
-                        "frobnicate"}
+                        "serve", "frobnicate"}
     assert len(CASES) >= 250
 
 

@@ -4,7 +4,8 @@ is stopped by its process id; rendering is offscreen (EGL), no display is needed
 
 One test places the landmarks of the phantom sample by clicking in the sagittal slice view, registers
 them live, runs a one-step synthesis, saves, and checks the files the server wrote and a screenshot;
-one sends bad uploads and checks the page's message and that the server keeps working.
+one sends bad uploads and checks the page's message and that the server keeps working. With
+``MRTOCT_SCREENSHOTS=docs/images`` the first also writes the docs' two screenshots.
 """
 
 from __future__ import annotations
@@ -119,6 +120,13 @@ def _type(driver, element_id: str, text: str) -> None:
     field.send_keys(text)
 
 
+def _keep_screenshot(driver, name: str) -> None:
+    """With ``MRTOCT_SCREENSHOTS=<folder>``, the page as it is now into that folder (the docs' pictures)."""
+    folder = os.environ.get("MRTOCT_SCREENSHOTS")
+    if folder:
+        driver.save_screenshot(str(Path(folder) / name))
+
+
 def _slice_view(driver):
     """The largest rendered view image on the page: the sagittal slice view of the spine layout."""
     from selenium.webdriver.common.by import By
@@ -140,6 +148,7 @@ def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser
     url, data = server
     t0 = time.perf_counter()
     browser.get(url)
+    assert "SYNTHETIC PHANTOM ONLY" in _element(browser, "model-about").text  # the card, before any choice
     _click(browser, "load-sample")
     _message(browser, "loaded phantom", timeout=90)
     time.sleep(2)
@@ -153,13 +162,16 @@ def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser
     _click(browser, "register")
     registration = _message(browser, "RMS")
     assert registration.startswith("RMS 0.00 mm over 4 pairs"), registration  # the same clicks on both lists
+    _keep_screenshot(browser, "web_landmarks.png")
     _type(browser, "steps", "1")
     _click(browser, "apply")
     _message(browser, "synthetic CT ready", timeout=240)
     first_sct = time.perf_counter() - t0
     time.sleep(2)
+    assert "mae" in _element(browser, "metrics").text.lower()  # against the sample's CT in the MR's world
     shot = tmp_path / "workflows.png"
     browser.save_screenshot(str(shot))
+    _keep_screenshot(browser, "web_synthesis.png")
     _click(browser, "save")
     saved = _message(browser, "saved")
     out = data / "results"

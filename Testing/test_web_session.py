@@ -85,6 +85,11 @@ def test_one_synthesis_runs_in_a_child_and_a_second_is_refused(session):
     assert status["state"] == "finished" and status["message"] == "synthetic CT ready", status
     assert session.result.sct is not None and session.result.segmentation is not None
     assert session.result.metrics_table is not None  # the sample's CT in the MR's world is the reference
+    rows = session.metrics_rows()
+    assert rows, rows
+    seg = session.result.segmentation
+    assert seg.GetSegmentation().ContainsRepresentation("Closed surface")  # the vertebrae in 3D
+    assert not seg.GetDisplayNode().GetVisibility2DFill() and seg.GetDisplayNode().GetVisibility2DOutline()
     assert session.poll()["message"] == ""  # the nodes are added once
 
 
@@ -112,3 +117,38 @@ def test_results_are_saved_to_the_data_folder(session):
               for k in mr_points]
     rms = float(np.sqrt(np.mean(np.square(errors))))  # the saved transform leaves the residuals it was fitted with
     assert abs(rms - session.live.registration.report.rms_mm) < 0.01 and rms < 5.0, errors
+
+
+def test_the_model_choice_shows_what_its_card_says():
+    from MRtoCTTranslationLib.models.registry import default_model_name
+
+    assert default_model_name() in WebSession.models()
+    info = WebSession.model_info(default_model_name())
+    assert info["targets"] == ["CT"] and info["steps"] >= 1 and info["synthetic"]
+    assert "phantom" in info["about"] and "intended use" in info["about"]
+    with pytest.raises(ValueError, match="unknown model .no-such-model.; available: "):
+        WebSession.model_info("no-such-model")
+
+
+def test_serve_listens_on_this_machine_unless_told_and_warns_when_told(tmp_path, monkeypatch, caplog):
+    import logging
+    import socket
+
+    import mrtoct.web.app as web_app
+    from mrtoct.main import main
+
+    calls = []
+    monkeypatch.setattr(web_app, "serve", lambda data, host, port: calls.append((data, host, port)))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with caplog.at_level(logging.WARNING):
+        assert main(["serve", str(tmp_path), "--port", str(port)]) == 0
+        assert calls[-1] == (tmp_path.resolve(), "127.0.0.1", port) and "authentication" not in caplog.text
+        assert main(["serve", str(tmp_path), "--host", "0.0.0.0", "--port", str(port)]) == 0
+    assert calls[-1][1] == "0.0.0.0" and "there is no authentication" in caplog.text
+    with socket.socket() as busy:  # a port in use is refused before anything starts
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        assert main(["serve", str(tmp_path), "--port", str(port)]) == 2
+    assert len(calls) == 2

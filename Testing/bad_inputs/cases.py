@@ -211,6 +211,16 @@ def manifest_cases() -> list[Case]:
     return [(f"register manifest {c[0].removeprefix('register ')}", *c[1:]) for c in cases]
 
 
+def serve_cases() -> list[Case]:
+    """``mrtoct serve``: refused before a server starts (a good call would serve until stopped)."""
+    return [("serve missing folder", "missing/unreadable file", ["serve", "{MISSING}"], "is not a folder"),
+            ("serve file as folder", "missing/unreadable file", ["serve", "{FILE}"], "is not a folder"),
+            ("serve port 0", "bad option", ["serve", "{DIR}", "--port", "0"], "--port"),
+            ("serve port 70000", "bad option", ["serve", "{DIR}", "--port", "70000"], "--port"),
+            ("serve port word", "bad option", ["serve", "{DIR}", "--port", "http"], "invalid int"),
+            ("serve host name", "bad option", ["serve", "{DIR}", "--host", "my machine"], "--host")]
+
+
 def other_cases() -> list[Case]:
     return _option_cases("bench", ["bench"], [
         ("--budget-minutes", "0", "--budget-minutes"), ("--budget-minutes", "-5", "--budget-minutes"),
@@ -218,7 +228,7 @@ def other_cases() -> list[Case]:
         ("--json", "{NO_FOLDER_DIR}/b.json", "does not exist"), ("--parts", "gpu", "invalid choice"),
     ]) + _option_cases("demo", ["demo", "--out", "{OUTDIR}"], [
         ("--steps", "0", "steps"), ("--out", "{FILE}", "is a file"), ("--model", "no-such-model", "unknown model"),
-    ]) + [("no command", "bad option", [], "required"), ("unknown command", "bad option", ["frobnicate"], "invalid choice"),
+    ]) + serve_cases() + [("no command", "bad option", [], "required"), ("unknown command", "bad option", ["frobnicate"], "invalid choice"),
           ("translate without input", "bad option", ["translate", "--output", "{OUT}"], "required")]
 
 

@@ -30,6 +30,10 @@ POLL_S = 0.25
 MODES = ["rigid", "similarity", "affine", "piecewise"]
 
 
+def _rounded(row: dict) -> dict:
+    return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
+
+
 def spine_layout() -> Layout:
     """A large sagittal view (spine MR is sagittal), with the 3D, axial and coronal views beside it."""
     return Layout(LayoutDirection.Horizontal, [
@@ -55,6 +59,7 @@ class SpineWebApp:
         self.layouts.set_layout("spine")
         self.server.state.change("upload")(self._on_upload)
         self.server.state.change("opacity")(self._on_opacity)
+        self.server.state.change("model")(self._on_model)
 
     @property
     def state(self) -> Any:
@@ -67,7 +72,10 @@ class SpineWebApp:
         s.case_folder, s.upload, s.upload_role = "", None, "mr"
         s.level_range, s.mode, s.registration = "L1-L5", "rigid", ""
         s.residuals = []
-        s.model, s.steps, s.running, s.progress, s.eta = default_model_name(), 2, False, 0.0, ""
+        s.models = self.session.models()
+        s.model, s.target, s.running, s.progress, s.eta = default_model_name(), "CT", False, 0.0, ""
+        s.metrics = []
+        self._on_model(s.model)
         s.opacity = 0.5
 
     # -- actions ----------------------------------------------------------------------------------
@@ -86,8 +94,8 @@ class SpineWebApp:
     def _refresh(self) -> None:
         s, session = self.state, self.session
         s.registration = session.registration_message() if session.live is not None else ""
-        s.residuals = [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in row.items()}
-                       for row in session.residual_rows()]
+        s.residuals = [_rounded(row) for row in session.residual_rows()]
+        s.metrics = [_rounded(row) for row in session.metrics_rows()]
 
     def _show(self) -> str:
         mr = self.session.nodes.get("mr")
@@ -115,6 +123,17 @@ class SpineWebApp:
             client = ClientFile(f)
             self._act(lambda c=client: self.session.load_upload(c.name, c.content, self.state.upload_role) + self._show())
 
+    def _on_model(self, model, **_) -> None:
+        """The chosen model's targets, default steps and card text (training data, intended use)."""
+        try:
+            info = self.session.model_info(model)
+        except ValueError as exc:
+            self.state.message, self.state.message_type = str(exc), "error"
+            return
+        self.state.targets, self.state.steps = info["targets"], info["steps"]
+        self.state.target = self.state.target if self.state.target in info["targets"] else info["targets"][0]
+        self.state.model_about = ("SYNTHETIC PHANTOM ONLY. " if info["synthetic"] else "") + info["about"]
+
     def _on_opacity(self, opacity, **_) -> None:
         for composite in self.slicer_app.scene.GetNodesByClass("vtkMRMLSliceCompositeNode"):
             composite.SetForegroundOpacity(float(opacity))
@@ -127,6 +146,12 @@ class SpineWebApp:
 
     def register(self) -> None:
         self._act(self.session.start_registration, self.state.mode)
+        if self.session.live is not None:  # dragging a point updates the message and the table at once
+            self.session.live.updated.append(self._on_live_update)
+
+    def _on_live_update(self, _live) -> None:
+        with self.state:
+            self._refresh()
 
     def lock(self, role: str) -> None:
         self._act(self.session.lock, role)
@@ -136,7 +161,12 @@ class SpineWebApp:
         if self.state.running:
             self._act(self.session.cancel)
             return
-        opts = TranslationOptions(model=self.state.model, steps=int(self.state.steps) or None)
+        try:
+            steps = int(self.state.steps)
+        except (TypeError, ValueError):
+            self.state.message, self.state.message_type = f"steps {self.state.steps!r}: give a whole number", "error"
+            return
+        opts = TranslationOptions(model=self.state.model, target=self.state.target, steps=steps)
         self._act(self.session.synthesize, opts)
         if self.state.message_type == "success":
             self.state.running = True
@@ -156,6 +186,7 @@ class SpineWebApp:
                     if status["message"]:
                         failed = status["state"] == "failed"
                         self.state.message, self.state.message_type = status["message"], "error" if failed else "success"
+                        self._refresh()
                     elif status["state"] == "cancelled":
                         self.state.message, self.state.message_type = "cancelled: nothing was added", "info"
             if status["state"] != "running":
@@ -197,13 +228,16 @@ class SpineWebApp:
             html.Div("{{ registration }}", id="registration", classes="text-body-2")
             v3.VDataTable(items=("residuals",), density="compact", items_per_page=10, id="residuals")
             html.Div("Synthetic CT", classes="text-subtitle-1 mt-2")
-            v3.VTextField(v_model=("model",), label="model", density="compact")
+            v3.VSelect(v_model=("model",), items=("models",), label="model", density="compact", id="model")
+            html.Div("{{ model_about }}", classes="text-caption", id="model-about")
+            v3.VSelect(v_model=("target",), items=("targets",), label="target", density="compact")
             v3.VTextField(v_model=("steps",), label="steps", type="number", density="compact", id="steps")
             v3.VBtn("{{ running ? 'Cancel' : 'Apply' }}", click=self.apply, block=True, id="apply",
                     color=("running ? 'error' : 'primary'",))
             v3.VProgressLinear(model_value=("progress",), height=8, classes="my-1", id="progress")
             html.Div("{{ eta }}", classes="text-caption")
             v3.VSlider(v_model=("opacity",), min=0, max=1, step=0.05, label="overlay", density="compact")
+            v3.VDataTable(items=("metrics",), density="compact", id="metrics", v_if=("metrics.length",))
             v3.VBtn("Save to the data folder", click=self.save, block=True, id="save")
 
 

@@ -35,6 +35,18 @@ UPLOAD_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 SAMPLE = "sample"
 
 
+def show_outlines_and_surface(segmentation: Any) -> None:
+    """Vertebrae as outlines over the slices (the synthetic CT stays readable) and as surfaces in 3D."""
+    if segmentation is None:
+        return
+    segmentation.CreateClosedSurfaceRepresentation()
+    display = segmentation.GetDisplayNode()
+    if display is not None:
+        display.SetVisibility2DFill(False)
+        display.SetVisibility2DOutline(True)
+        display.SetVisibility3D(True)
+
+
 @dataclass
 class WebSession:
     """The loaded case, the two point lists, the live registration and the synthesis job of one server."""
@@ -139,6 +151,25 @@ class WebSession:
         return rn.read_residual_table(self.live.table_node) if self.live is not None and self.live.table_node else []
 
     # -- synthesis ------------------------------------------------------------------------------
+    @staticmethod
+    def models() -> list[str]:
+        """The models this server can run without a download (bundled and the user's folder)."""
+        from MRtoCTTranslationLib.models.registry import available_names
+
+        return available_names()
+
+    @staticmethod
+    def model_info(name: str) -> dict:
+        """What a model's card says a user must know before choosing it: its targets, default steps, what
+        it was trained on and what it is for."""
+        from MRtoCTTranslationLib.models.registry import local_card
+
+        card = local_card(name)
+        if card is None:
+            raise ValueError(f"model {name!r} is not on this server: choose one of {', '.join(WebSession.models())}")
+        return {"targets": card.target_names, "steps": card.default_steps or 1,
+                "about": card.provenance(), "synthetic": card.synthetic_only}
+
     def synthesize(self, options: TranslationOptions, segmentation: SegmentationOptions | None = None) -> str:
         """Start the synthetic CT of the MR in a child process; refused while one runs."""
         if self.job is not None and self.job.state == "running":
@@ -160,10 +191,18 @@ class WebSession:
         message = ""
         if job.state == "finished" and self.result is None:
             self.result = job.commit()
+            show_outlines_and_surface(self.result.segmentation)
             message = f"synthetic {self.result.result.target} ready"
         elif job.state == "failed":
             message = f"synthesis failed: {job.error}"
         return {"state": job.state, "fraction": job.fraction, "eta": job.eta_seconds(), "message": message}
+
+    def metrics_rows(self) -> list[dict]:
+        """The metrics table of the last synthesis (against the loaded reference), for the page."""
+        from MRtoCTTranslationLib.mrml.result_nodes import read_table
+
+        table = self.result.metrics_table if self.result is not None else None
+        return read_table(table) if table is not None else []
 
     def cancel(self) -> str:
         if self.job is None or self.job.state != "running":
