@@ -152,3 +152,33 @@ def test_serve_listens_on_this_machine_unless_told_and_warns_when_told(tmp_path,
         busy.listen()
         assert main(["serve", str(tmp_path), "--port", str(port)]) == 2
     assert len(calls) == 2
+
+
+def test_a_manifest_row_loads_by_subject_and_a_missing_one_is_named(session, mrml_scene, tmp_path):
+    from SpineCoreLib.manifest import write_manifest
+
+    session.load_sample()
+    case = next((session.data_dir / "sample").glob("*/phantom"))
+    rows = [{"subject": "s1", "split": "test", "mr_t2w": str(case / "mr_t2w.nii.gz"),
+             "ct_mrworld": str(case / "ct_mrworld.nii.gz"), "mr_landmarks": str(case / "mr_landmarks.mrk.json")}]
+    (tmp_path / "m").mkdir()
+    manifest = write_manifest(tmp_path / "m" / "manifest.csv", rows)
+    assert session.load_manifest_row(manifest, "s1") == "loaded s1: mr, reference, mr_landmarks"
+    assert session.nodes["mr"].GetName() == "s1_mr_t2w"
+    before = mrml_scene.GetNumberOfNodes()
+    with pytest.raises(ValueError, match="has no row for subject 's9'"):
+        session.load_manifest_row(manifest, "s9")
+    assert mrml_scene.GetNumberOfNodes() == before
+
+
+def test_the_results_download_as_one_zip(session):
+    import io
+    import zipfile
+
+    with pytest.raises(ValueError, match="nothing to save yet"):
+        session.results_zip()
+    session.load_sample()
+    session.start_registration("rigid")
+    names = sorted(zipfile.ZipFile(io.BytesIO(session.results_zip())).namelist())
+    assert names == ["ct_landmarks.mrk.json", "ct_to_mr.h5", "mr_landmarks.mrk.json"]
+    assert not (session.data_dir / "results").exists()  # a download writes nothing into the data folder

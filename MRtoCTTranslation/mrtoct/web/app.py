@@ -70,6 +70,7 @@ class SpineWebApp:
         s.trame__title = "SpineMRtoCT"
         s.message, s.message_type = "Load the phantom sample, a case folder or files to begin.", "info"
         s.case_folder, s.upload, s.upload_role = "", None, "mr"
+        s.manifest, s.subject = "", ""
         s.level_range, s.mode, s.registration = "L1-L5", "rigid", ""
         s.residuals = []
         s.models = self.session.models()
@@ -114,6 +115,21 @@ class SpineWebApp:
         folder = Path(self.state.case_folder or "")
         folder = folder if folder.is_absolute() else self.session.data_dir / folder
         self._act(lambda: self.session.load_case(folder) + self._show())
+
+    def load_row(self) -> None:
+        manifest = Path(self.state.manifest or "")
+        manifest = manifest if manifest.is_absolute() else self.session.data_dir / manifest
+        self._act(lambda: self.session.load_manifest_row(manifest, self.state.subject.strip()) + self._show())
+
+    def download(self) -> str | None:
+        """The results as a zip for the browser to save (None, with a message, when there is nothing)."""
+        try:
+            data = self.session.results_zip()
+        except ValueError as exc:
+            self.state.message, self.state.message_type = str(exc), "error"
+            return None
+        self.state.message, self.state.message_type = f"download of {len(data) / 1e6:.1f} MB started", "success"
+        return self.server.protocol.addAttachment(data)
 
     def _on_upload(self, upload, **_) -> None:
         if not upload:
@@ -211,6 +227,9 @@ class SpineWebApp:
             v3.VBtn("Phantom sample", click=self.load_sample, block=True, id="load-sample")
             v3.VTextField(v_model=("case_folder",), label="case folder (in the data folder)", density="compact")
             v3.VBtn("Load case", click=self.load_case, block=True, id="load-case")
+            v3.VTextField(v_model=("manifest",), label="manifest.csv (in the data folder)", density="compact")
+            v3.VTextField(v_model=("subject",), label="subject", density="compact")
+            v3.VBtn("Load manifest row", click=self.load_row, block=True, id="load-row")
             v3.VSelect(v_model=("upload_role",), items=("['mr', 'ct']",), label="upload as", density="compact")
             v3.VFileInput(v_model=("upload",), label="NIfTI / NRRD / MHA", density="compact", id="upload")
             html.Div("Landmarks", classes="text-subtitle-1 mt-2")
@@ -239,6 +258,9 @@ class SpineWebApp:
             v3.VSlider(v_model=("opacity",), min=0, max=1, step=0.05, label="overlay", density="compact")
             v3.VDataTable(items=("metrics",), density="compact", id="metrics", v_if=("metrics.length",))
             v3.VBtn("Save to the data folder", click=self.save, block=True, id="save")
+            download = self.server.trigger_name(self.download)
+            v3.VBtn("Download results (zip)", block=True, id="download",
+                    click=f"utils.download('spine_results.zip', trigger('{download}'), 'application/zip')")
 
 
 def serve(data_dir: Path, host: str = "127.0.0.1", port: int = 8080, python: str | None = None) -> None:

@@ -22,8 +22,9 @@ import slicer
 from MRtoCTTranslationLib.mrml.translation_job import TranslationJob, TranslationNodes
 from MRtoCTTranslationLib.options import SegmentationOptions, TranslationOptions
 from SpineCoreLib.atomic_io import atomic_output, write_images
+from SpineCoreLib.manifest import read_manifest
 from SpineCoreLib.markups_io import write_markups_json
-from SpineCoreLib.mrml.case_nodes import load_case_nodes
+from SpineCoreLib.mrml.case_nodes import load_case_nodes, load_nodes
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image, grid_from_volume_node
 from SpineCoreLib.validation import image_file
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 ROLES = {"mr": "mr", "ct": "image"}  # what an uploaded image must be, by the role it is loaded as
 UPLOAD_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 SAMPLE = "sample"
+CASE_KEYS = ("mr_t2w", "mr_t1w", "ct", "ct_mrworld", "ct_mrworld_seg", "mr_landmarks", "ct_landmarks")
 
 
 def show_outlines_and_surface(segmentation: Any) -> None:
@@ -63,17 +65,30 @@ class WebSession:
     # -- loading -------------------------------------------------------------------------------
     def load_case(self, folder: str | Path) -> str:
         """A case folder (phantom or manifest layout) into the scene: its T2w MR (else T1w), the CT in the
-        MR's world (else the CT) as the reference, their labels and landmarks."""
-        loaded = load_case_nodes(self.scene, folder)
+        MR's world as the reference, the CT, their labels and landmarks."""
+        return self._adopt(load_case_nodes(self.scene, folder), Path(folder).name)
+
+    def load_manifest_row(self, manifest: str | Path, subject: str) -> str:
+        """One subject's row of a manifest (``mrtoct import``, ``mrtoct phantom``): its files by column."""
+        rows = [r for r in read_manifest(manifest) if r.get("subject") == subject]
+        if not rows:
+            raise ValueError(f"{Path(manifest).name} has no row for subject {subject!r}: give one of its subjects")
+        files = {key: rows[0][key] for key in CASE_KEYS if rows[0].get(key)}
+        if not files:
+            raise ValueError(f"subject {subject!r} of {Path(manifest).name} names no MR, CT or landmarks file")
+        return self._adopt(load_nodes(self.scene, files, subject), subject)
+
+    def _adopt(self, loaded: dict, name: str) -> str:
+        """Take freshly loaded nodes as the session's case; without an MR they are removed again."""
         mr = loaded.get("mr_t2w") or loaded.get("mr_t1w")
         if mr is None:
             for node in loaded.values():
                 self.scene.RemoveNode(node)
-            raise ValueError(f"{folder} holds no MR (mr_t2w.nii.gz or mr_t1w.nii.gz): choose a case folder")
+            raise ValueError(f"{name} holds no MR (mr_t2w or mr_t1w): choose a case with one")
         self.nodes = {"mr": mr, "ct": loaded.get("ct"), "reference": loaded.get("ct_mrworld"),
                       "reference_labels": loaded.get("ct_mrworld_seg"),
                       "mr_landmarks": loaded.get("mr_landmarks"), "ct_landmarks": loaded.get("ct_landmarks")}
-        return f"loaded {Path(folder).name}: " + ", ".join(k for k, v in self.nodes.items() if v is not None)
+        return f"loaded {name}: " + ", ".join(k for k, v in self.nodes.items() if v is not None)
 
     def load_sample(self, seed: int = 0) -> str:
         """The phantom sample (five lumbar levels), written into the data folder the first time."""
@@ -211,10 +226,11 @@ class WebSession:
         return "cancelled: nothing was added"
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self, name: str = "results") -> str:
+    def save(self, name: str = "results", folder: Path | None = None) -> str:
         """The synthetic CT, its vertebra labels, both point lists and the registration (CT onto MR, LPS,
-        ITK's convention) into ``<data folder>/<name>/``; each file written whole or not at all."""
-        out = self.data_dir / Path(name).name
+        ITK's convention) into ``<data folder>/<name>/`` (or ``folder``); each file written whole or not
+        at all."""
+        out = folder or self.data_dir / Path(name).name
         items: dict[str, Any] = {}
         if self.result is not None:
             items["synthetic_ct.nii.gz"] = self.result.result.image
@@ -235,6 +251,19 @@ class WebSession:
                 sitk.WriteTransform(transform, str(tmp))
             written.append(out / "ct_to_mr.h5")
         return f"saved {len(written)} files to {out}"
+
+    def results_zip(self) -> bytes:
+        """What :meth:`save` writes, as one zip archive (the page's download)."""
+        import io
+        import zipfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save(folder=Path(tmp))
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(Path(tmp).iterdir()):
+                    archive.write(path, path.name)
+        return buffer.getvalue()
 
     def _required(self, key: str, what_to_do: str) -> Any:
         node = self.nodes.get(key)
