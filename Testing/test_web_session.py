@@ -4,6 +4,9 @@ one line with nothing added, and one synthesis in a child process (a second refu
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -182,3 +185,18 @@ def test_the_results_download_as_one_zip(session):
     names = sorted(zipfile.ZipFile(io.BytesIO(session.results_zip())).namelist())
     assert names == ["ct_landmarks.mrk.json", "ct_to_mr.h5", "mr_landmarks.mrk.json"]
     assert not (session.data_dir / "results").exists()  # a download writes nothing into the data folder
+
+
+def test_cancel_kills_the_synthesis_and_adds_nothing(session, mrml_scene):
+    session.load_sample()
+    before = mrml_scene.GetNumberOfNodes()
+    session.synthesize(TranslationOptions(steps=50, precision="fp32"))
+    pid = session.job.pid
+    assert session.cancel() == "cancelled: nothing was added"
+    assert session.poll()["state"] == "cancelled" and session.result is None
+    assert mrml_scene.GetNumberOfNodes() == before
+    with pytest.raises(ProcessLookupError):  # the child and its group are gone
+        for _ in range(100):
+            os.killpg(pid, 0)
+            time.sleep(0.1)
+    assert session.cancel() == "nothing is running"
