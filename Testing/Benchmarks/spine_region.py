@@ -42,6 +42,16 @@ def on_grid(image: sitk.Image, like: sitk.Image, nearest: bool = False) -> np.nd
     return sitk.GetArrayFromImage(sitk.Resample(image, like, sitk.Transform(), interp, -1024.0 if not nearest else 0))
 
 
+def best_of(model, mr: sitk.Image, crop: bool, landmarks: np.ndarray | None, repeats: int) -> tuple[float, object]:
+    """The best time of ``repeats`` translations at the card's steps, and the last result."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = translate_image(model, mr, TranslationOptions(seed=0, crop_to_spine=crop), landmarks=landmarks)
+        times.append(time.perf_counter() - t0)
+    return min(times), res
+
+
 def run_case(name: str, case: dict, model, repeats: int) -> None:
     mr = sitk.ReadImage(str(case["mr_t2w"]))
     ct = on_grid(sitk.ReadImage(str(case["ct_mrworld"])), mr)
@@ -51,15 +61,10 @@ def run_case(name: str, case: dict, model, repeats: int) -> None:
     base = None
     for label, crop, lms in (("whole field of view", False, None), ("body's box", True, None),
                              ("landmarks' box (40 mm)", True, points)):
-        opts = TranslationOptions(seed=0, crop_to_spine=crop)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            res = translate_image(model, mr, opts, landmarks=lms)
-            times.append(time.perf_counter() - t0)
+        seconds, res = best_of(model, mr, crop, lms, repeats)
         sct = sitk.GetArrayFromImage(res.image).astype(np.float32)
-        base = base or min(times)
-        print(f"{name} {tuple(mr.GetSize())} | {label:24s} | {100 * res.sampled:3.0f} % sampled | {min(times):6.1f} s, {base / min(times):.2f}x | "
+        base = base or seconds
+        print(f"{name} {tuple(mr.GetSize())} | {label:24s} | {100 * res.sampled:3.0f} % sampled | {seconds:6.1f} s, {base / seconds:.2f}x | "
               f"MAE body {np.abs(sct - ct)[body].mean():6.1f} HU, vertebrae {np.abs(sct - ct)[bone].mean():6.1f} HU",
               flush=True)
 
@@ -84,13 +89,7 @@ def run_real(model, repeats: int) -> None:
     points = real_landmarks(mr)
     results = {}
     for label, crop, lms in (("whole field of view", False, None), ("landmarks' box (40 mm)", True, points)):
-        opts = TranslationOptions(seed=0, crop_to_spine=crop)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            res = translate_image(model, mr, opts, landmarks=lms)
-            times.append(time.perf_counter() - t0)
-        results[label] = (min(times), res)
+        results[label] = best_of(model, mr, crop, lms, repeats)
     (t_whole, whole), (t_box, box) = results.values()
     inner = np.zeros(sitk.GetArrayViewFromImage(mr).shape, bool)
     inner[_inner_box(mr, points, 40.0 - 10.0)] = True
