@@ -151,8 +151,9 @@ class SpineWebApp:
         self.state.model_about = ("SYNTHETIC PHANTOM ONLY. " if info["synthetic"] else "") + info["about"]
 
     def _on_opacity(self, opacity, **_) -> None:
-        for composite in self.slicer_app.scene.GetNodesByClass("vtkMRMLSliceCompositeNode"):
-            composite.SetForegroundOpacity(float(opacity))
+        scene, kind = self.slicer_app.scene, "vtkMRMLSliceCompositeNode"
+        for i in range(scene.GetNumberOfNodesByClass(kind)):  # no collection to release
+            scene.GetNthNodeByClass(i, kind).SetForegroundOpacity(float(opacity))
 
     def create_landmarks(self, role: str) -> None:
         self._act(self.session.create_landmarks, role, self.state.level_range)
