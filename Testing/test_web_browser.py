@@ -3,7 +3,8 @@ which ``make test`` installs when missing): the server runs as its own process o
 is stopped by its process id; rendering is offscreen (EGL), no display is needed.
 
 One test places the landmarks of the phantom sample by clicking in the sagittal slice view, registers
-them live, runs a one-step synthesis, saves, and checks the files the server wrote and a screenshot;
+them live, drags a point (the page's registration follows), runs a one-step synthesis, saves and
+downloads, and checks the files the server wrote, the zip the browser saved and a screenshot;
 one sends bad uploads and checks the page's message and that the server keeps working. With
 ``MRTOCT_SCREENSHOTS=docs/images`` the first also writes the docs' two screenshots.
 """
@@ -150,6 +151,17 @@ def _click_points(driver) -> None:
         time.sleep(0.7)
 
 
+def _drag(driver, start: tuple[int, int], by: tuple[int, int]) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    view = _slice_view(driver)
+    chain = ActionChains(driver).move_to_element_with_offset(view, *start).click_and_hold()
+    for _ in range(4):
+        chain = chain.move_by_offset(by[0] // 4, by[1] // 4).pause(0.1)
+    chain.release().perform()
+    time.sleep(1.0)
+
+
 def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser, tmp_path):
     url, data, started = server
     t0 = time.perf_counter()
@@ -168,6 +180,14 @@ def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser
     _click(browser, "register")
     registration = _message(browser, "RMS")
     assert registration.startswith("RMS 0.00 mm over 4 pairs"), registration  # the same clicks on both lists
+    _drag(browser, CLICKS[0], (0, 40))  # correct the last-placed list's first point: the page follows live
+    moved = ""
+    for _ in range(40):
+        moved = _element(browser, "registration").text
+        if not moved.startswith("RMS 0.00"):
+            break
+        time.sleep(0.25)
+    assert moved.startswith("RMS ") and not moved.startswith("RMS 0.00") and "over 4 pairs" in moved, moved
     _keep_screenshot(browser, "web_landmarks.png")
     _type(browser, "steps", "1")
     _click(browser, "apply")
@@ -187,7 +207,10 @@ def test_landmarks_by_clicking_registration_synthesis_and_saving(server, browser
     assert sorted(mr_points) == ["L3-body", "L3-spinous", "L4-body", "L4-spinous"] == sorted(ct_points)
     pts = np.array([mr_points[k] for k in sorted(mr_points)])
     assert np.linalg.matrix_rank(pts[1:] - pts[0], tol=1.0) == 2  # four distinct clicks in one slice plane
-    np.testing.assert_allclose(pts, [ct_points[k] for k in sorted(mr_points)], atol=1e-3)
+    ct = np.array([ct_points[k] for k in sorted(mr_points)])
+    np.testing.assert_allclose(pts[1:], ct[1:], atol=1e-3)  # the same clicks on both lists...
+    shift = ct[0] - pts[0]  # ...but L3-body of the CT list, dragged 40 px down the sagittal view
+    assert np.linalg.norm(shift) > 5.0 and np.count_nonzero(np.abs(shift) > 1e-3) == 1, shift
     _click(browser, "download")
     _message(browser, "download of")
     archive = browser.downloads / "spine_results.zip"

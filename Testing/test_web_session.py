@@ -30,6 +30,8 @@ def _place_all(session: WebSession, role: str, points: dict[str, np.ndarray]) ->
         assert message == f"click to place {label}"
         node.SetNthControlPointPositionWorld(index, *points[label])
     assert session.place_next(role) == "every point is placed"
+    interaction = session.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
+    assert interaction.GetCurrentInteractionMode() != interaction.Place  # no unnamed point from a further click
 
 
 def test_the_sample_loads_and_landmarks_placed_by_clicking_register_live(session):

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 ROLES = {"mr": "mr", "ct": "image"}  # what an uploaded image must be, by the role it is loaded as
 UPLOAD_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 SAMPLE = "sample"
+STOP_WHEN_PLACED = "SpineMRtoCT.web.stopWhenPlaced"
 CASE_KEYS = ("mr_t2w", "mr_t1w", "ct", "ct_mrworld", "ct_mrworld_seg", "mr_landmarks", "ct_landmarks")
 
 
@@ -130,7 +131,18 @@ class WebSession:
         if self.markups_logic is None:
             raise ValueError("placing by clicking needs the views")
         index = rn.start_placing_next(self.markups_logic, node)
+        if index is not None and not node.GetAttribute(STOP_WHEN_PLACED):
+            node.AddObserver(slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._stop_when_placed)
+            node.SetAttribute(STOP_WHEN_PLACED, "1")
         return "every point is placed" if index is None else f"click to place {node.GetNthControlPointLabel(index)}"
+
+    def _stop_when_placed(self, node: Any, _event: str) -> None:
+        """Leave place mode once a list's last named point is placed: a further click (or a drag to correct
+        a point) must not add an unnamed point."""
+        if rn.first_unplaced_index(node) is None:
+            interaction = self.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
+            if interaction is not None:
+                interaction.SetCurrentInteractionMode(slicer.vtkMRMLInteractionNode.ViewTransform)
 
     def lock(self, role: str) -> str:
         """Lock every placed point of a list (reviewed: dragging no longer moves it)."""
