@@ -202,3 +202,13 @@ def test_cancel_kills_the_synthesis_and_adds_nothing(session, mrml_scene):
             os.killpg(pid, 0)
             time.sleep(0.1)
     assert session.cancel() == "nothing is running"
+
+
+def test_the_page_reads_only_inside_the_data_folder(session):
+    session.data_dir.mkdir(parents=True, exist_ok=True)
+    assert session.in_data("sample/seed0", "case folder") == (session.data_dir / "sample" / "seed0").resolve()
+    for outside in ("../elsewhere", "/etc", "sample/../../x"):
+        with pytest.raises(ValueError, match="is outside the data folder"):
+            session.in_data(outside, "case folder")
+    with pytest.raises(ValueError, match="manifest: give a path inside the data folder"):
+        session.in_data("  ", "manifest")

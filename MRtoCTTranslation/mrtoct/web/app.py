@@ -112,14 +112,12 @@ class SpineWebApp:
         self._act(lambda: self.session.load_sample() + self._show())
 
     def load_case(self) -> None:
-        folder = Path(self.state.case_folder or "")
-        folder = folder if folder.is_absolute() else self.session.data_dir / folder
-        self._act(lambda: self.session.load_case(folder) + self._show())
+        self._act(lambda: self.session.load_case(self.session.in_data(self.state.case_folder, "case folder"))
+                  + self._show())
 
     def load_row(self) -> None:
-        manifest = Path(self.state.manifest or "")
-        manifest = manifest if manifest.is_absolute() else self.session.data_dir / manifest
-        self._act(lambda: self.session.load_manifest_row(manifest, self.state.subject.strip()) + self._show())
+        self._act(lambda: self.session.load_manifest_row(self.session.in_data(self.state.manifest, "manifest"),
+                                                         str(self.state.subject or "").strip()) + self._show())
 
     def download(self) -> str | None:
         """The results as a zip for the browser to save (None, with a message, when there is nothing)."""

@@ -64,6 +64,17 @@ class WebSession:
     result: TranslationNodes | None = None
 
     # -- loading -------------------------------------------------------------------------------
+    def in_data(self, name: str | None, what: str) -> Path:
+        """``name`` (relative to the data folder, or absolute) when it lies inside the data folder: the
+        page reads nothing else on the server."""
+        if not str(name or "").strip():
+            raise ValueError(f"{what}: give a path inside the data folder {self.data_dir}")
+        root = self.data_dir.resolve()
+        path = (root / str(name).strip()).resolve()
+        if path != root and root not in path.parents:
+            raise ValueError(f"{what}: {name} is outside the data folder {self.data_dir}: copy it there first")
+        return path
+
     def load_case(self, folder: str | Path) -> str:
         """A case folder (phantom or manifest layout) into the scene: its T2w MR (else T1w), the CT in the
         MR's world as the reference, the CT, their labels and landmarks."""
