@@ -45,6 +45,15 @@ def inputs_for(row: dict[str, str], n_random: int, rng: np.random.Generator) -> 
     return out
 
 
+def on_grid(res, ref: sitk.Image, mr: sitk.Image, grid: str) -> tuple[sitk.Image, sitk.Image]:
+    """(synthetic CT, reference CT) on the reference's grid, or both on the MR's grid."""
+    if grid == "mr":
+        truth = sitk.Resample(ref, mr, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
+        return sitk.Cast(res.image, sitk.sitkFloat32), truth
+    pred = sitk.Resample(res.image_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
+    return pred, ref
+
+
 def mean_rows(per: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Per key, the mean of each metric over its rows."""
     return {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
@@ -74,14 +83,20 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--segment", action="store_true", help="also segment and report Dice")
+    ap.add_argument("--grid", choices=("reference", "mr"), default="reference",
+                    help="compare on the reference CT's grid (default) or on the MR's own grid (what a user "
+                    "sees: models of different spacings compare there on equal terms)")
     ap.add_argument("--write-cards", action="store_true",
                     help="store the results as metrics.held_out in each model's model.json")
     args = ap.parse_args()
     rows = read_manifest(args.manifest)[: args.cases]
     results: dict = {}
 
-    def dice_of(image: sitk.Image, row: dict) -> dict[str, float]:
-        ref_seg = sitk.GetArrayFromImage(sitk.ReadImage(row["ct_mrworld_seg"]))
+    def dice_of(image: sitk.Image, row: dict, grid: sitk.Image | None = None) -> dict[str, float]:
+        ref_img = sitk.ReadImage(row["ct_mrworld_seg"])
+        if grid is not None:
+            ref_img = sitk.Resample(ref_img, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        ref_seg = sitk.GetArrayFromImage(ref_img)
         seg = segment_vertebrae(image, "builtin", landmarks=read_markups_json(row["mr_landmarks"]))
         levels = json.loads(open(row["truth"]).read())["levels"]  # the case's levels, not partly visible ones
         d = segmentation_metrics(sitk.GetArrayFromImage(seg), ref_seg, levels)
@@ -103,16 +118,17 @@ def main() -> None:
             for contrast, mr in inputs_for(row, args.random_contrasts, rng).items():
                 steps = None if model.card.kind == "syndiff" else args.steps  # SynDiff: its trained steps only
                 res = translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0))
-                pred = sitk.Resample(res.image_iso, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32, True)
-                m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(ref).astype(np.float32))
+                pred, truth = on_grid(res, ref, mr, args.grid)
+                m = image_metrics(sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(truth).astype(np.float32))
                 if args.segment:
-                    m |= dice_of(pred, row)
+                    m |= dice_of(pred, row, truth)
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
         summary = mean_rows(per)
         results[name] = {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0, **summary}
         if args.write_cards:
             write_held_out(folder, args.manifest, len(rows), args.steps, summary,
                            reference="ct_mrworld (the phantom CT rendered in the MR world)",
+                           grid="the MR's own grid" if args.grid == "mr" else "the reference CT's grid",
                            random_note="random = a contrast re-synthesised from the tissue map (a new one per case)")
         for c, m in summary.items():
             dice = (f"  Dice {m['dice_strict']:.3f} strict / {m['dice_shift_tolerant']:.3f} shift-tolerant"
