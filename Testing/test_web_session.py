@@ -212,3 +212,18 @@ def test_the_page_reads_only_inside_the_data_folder(session):
             session.in_data(outside, "case folder")
     with pytest.raises(ValueError, match="manifest: give a path inside the data folder"):
         session.in_data("  ", "manifest")
+
+
+def test_serve_without_trame_slicer_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    import socket
+    import sys
+
+    from mrtoct.main import main
+
+    monkeypatch.setitem(sys.modules, "trame_slicer", None)  # as if it were not installed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["serve", str(tmp_path), "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install -e '.[web]'" in err[0], err

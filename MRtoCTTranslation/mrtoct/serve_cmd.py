@@ -49,6 +49,11 @@ def check(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     data = check(args)
+    try:
+        import trame_slicer  # noqa: F401
+    except ImportError as exc:
+        raise CLIError("mrtoct serve needs trame-slicer: pip install -e '.[web]' (or \"trame-slicer[standalone]"
+                       "==2.0.0\")") from exc
     if args.host not in LOCAL:
         logging.getLogger(__name__).warning(
             "listening on %s: anyone who can reach this address can use the app and read the data folder; "
