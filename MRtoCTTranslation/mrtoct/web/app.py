@@ -1,5 +1,5 @@
 """The web page: trame-slicer's MRML slice and 3D views, and a side panel whose controls call
-:class:`~mrtoct.web.session.WebSession`. Page state is the panel's fields, the last message, the
+:class:`~mrtoct.web.workspace.Workspace`. Page state is the panel's fields, the last message, the
 residual table and the synthesis progress; a running synthesis is polled four times a second.
 """
 
@@ -23,7 +23,7 @@ from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
 from MRtoCTTranslationLib.models.registry import default_model_name
 from MRtoCTTranslationLib.options import TranslationOptions
 
-from .session import WebSession
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 POLL_S = 0.25
@@ -44,7 +44,7 @@ def spine_layout() -> Layout:
 
 
 class SpineWebApp:
-    """One server: the Slicer scene and views, the session over them, and the page."""
+    """One server: the Slicer scene and views, the workspace over them, and the page."""
 
     def __init__(self, data_dir: Path, server: Any = None, python: str | None = None) -> None:
         self.server = server or get_server(client_type="vue3")
@@ -53,7 +53,7 @@ class SpineWebApp:
         register_rca_factories(self.slicer_app.view_manager, self.server)
         self.layouts = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
         self.layouts.register_layout_dict({"spine": spine_layout()})
-        self.session = WebSession(self.slicer_app.scene, Path(data_dir), self.slicer_app.markups_logic, python)
+        self.workspace = Workspace(self.slicer_app.scene, Path(data_dir), self.slicer_app.markups_logic, python)
         self._defaults()
         self._build()
         self.layouts.set_layout("spine")
@@ -73,7 +73,7 @@ class SpineWebApp:
         s.manifest, s.subject = "", ""
         s.level_range, s.mode, s.registration = "L1-L5", "rigid", ""
         s.residuals = []
-        s.models = self.session.models()
+        s.models = self.workspace.models()
         s.model, s.target, s.running, s.progress, s.eta = default_model_name(), "CT", False, 0.0, ""
         s.metrics = []
         self._on_model(s.model)
@@ -81,7 +81,7 @@ class SpineWebApp:
 
     # -- actions ----------------------------------------------------------------------------------
     def _act(self, action, *args) -> None:
-        """Run a session action; its return value or its ValueError becomes the page's message."""
+        """Run a workspace action; its return value or its ValueError becomes the page's message."""
         try:
             text, kind = action(*args), "success"
         except (ValueError, FileNotFoundError) as exc:
@@ -93,36 +93,36 @@ class SpineWebApp:
         self._refresh()
 
     def _refresh(self) -> None:
-        s, session = self.state, self.session
-        s.registration = session.registration_message() if session.live is not None else ""
-        s.residuals = [_rounded(row) for row in session.residual_rows()]
-        s.metrics = [_rounded(row) for row in session.metrics_rows()]
+        s, work = self.state, self.workspace
+        s.registration = work.registration_message() if work.live is not None else ""
+        s.residuals = [_rounded(row) for row in work.residual_rows()]
+        s.metrics = [_rounded(row) for row in work.metrics_rows()]
 
     def _show(self) -> str:
-        mr = self.session.nodes.get("mr")
+        mr = self.workspace.nodes.get("mr")
         if mr is not None:
             dm = self.slicer_app.display_manager
             dm.show_volume_in_slice_background(mr)
-            dm.show_volume_in_slice_foreground(self.session.nodes.get("ct"))
+            dm.show_volume_in_slice_foreground(self.workspace.nodes.get("ct"))
             dm.reset_views()
             self._on_opacity(self.state.opacity)
         return ""
 
     def load_sample(self) -> None:
-        self._act(lambda: self.session.load_sample() + self._show())
+        self._act(lambda: self.workspace.load_sample() + self._show())
 
     def load_case(self) -> None:
-        self._act(lambda: self.session.load_case(self.session.in_data(self.state.case_folder, "case folder"))
+        self._act(lambda: self.workspace.load_case(self.workspace.in_data(self.state.case_folder, "case folder"))
                   + self._show())
 
     def load_row(self) -> None:
-        self._act(lambda: self.session.load_manifest_row(self.session.in_data(self.state.manifest, "manifest"),
+        self._act(lambda: self.workspace.load_manifest_row(self.workspace.in_data(self.state.manifest, "manifest"),
                                                          str(self.state.subject or "").strip()) + self._show())
 
     def download(self) -> str | None:
         """The results as a zip for the browser to save (None, with a message, when there is nothing)."""
         try:
-            data = self.session.results_zip()
+            data = self.workspace.results_zip()
         except ValueError as exc:
             self.state.message, self.state.message_type = str(exc), "error"
             return None
@@ -135,12 +135,12 @@ class SpineWebApp:
         files = upload if isinstance(upload, list) else [upload]
         for f in files:
             client = ClientFile(f)
-            self._act(lambda c=client: self.session.load_upload(c.name, c.content, self.state.upload_role) + self._show())
+            self._act(lambda c=client: self.workspace.load_upload(c.name, c.content, self.state.upload_role) + self._show())
 
     def _on_model(self, model, **_) -> None:
         """The chosen model's targets, default steps and card text (training data, intended use)."""
         try:
-            info = self.session.model_info(model)
+            info = self.workspace.model_info(model)
         except ValueError as exc:
             self.state.message, self.state.message_type = str(exc), "error"
             return
@@ -154,27 +154,27 @@ class SpineWebApp:
             scene.GetNthNodeByClass(i, kind).SetForegroundOpacity(float(opacity))
 
     def create_landmarks(self, role: str) -> None:
-        self._act(self.session.create_landmarks, role, self.state.level_range)
+        self._act(self.workspace.create_landmarks, role, self.state.level_range)
 
     def place_next(self, role: str) -> None:
-        self._act(self.session.place_next, role)
+        self._act(self.workspace.place_next, role)
 
     def register(self) -> None:
-        self._act(self.session.start_registration, self.state.mode)
-        if self.session.live is not None:  # dragging a point updates the message and the table at once
-            self.session.live.updated.append(self._on_live_update)
+        self._act(self.workspace.start_registration, self.state.mode)
+        if self.workspace.live is not None:  # dragging a point updates the message and the table at once
+            self.workspace.live.updated.append(self._on_live_update)
 
     def _on_live_update(self, _live) -> None:
         with self.state:
             self._refresh()
 
     def lock(self, role: str) -> None:
-        self._act(self.session.lock, role)
+        self._act(self.workspace.lock, role)
 
     def apply(self) -> None:
         """Apply starts a synthesis and becomes Cancel while it runs."""
         if self.state.running:
-            self._act(self.session.cancel)
+            self._act(self.workspace.cancel)
             return
         try:
             steps = int(self.state.steps)
@@ -182,17 +182,17 @@ class SpineWebApp:
             self.state.message, self.state.message_type = f"steps {self.state.steps!r}: give a whole number", "error"
             return
         opts = TranslationOptions(model=self.state.model, target=self.state.target, steps=steps)
-        self._act(self.session.synthesize, opts)
+        self._act(self.workspace.synthesize, opts)
         if self.state.message_type == "success":
             self.state.running = True
             asyncio.ensure_future(self._watch())
 
     def save(self) -> None:
-        self._act(self.session.save)
+        self._act(self.workspace.save)
 
     async def _watch(self) -> None:
         while True:
-            status = self.session.poll()
+            status = self.workspace.poll()
             with self.state:
                 self.state.progress = round(100 * status["fraction"], 1)
                 self.state.eta = f"{status['eta']:.0f} s left" if status["eta"] is not None else ""

@@ -51,7 +51,7 @@ def show_outlines_and_surface(segmentation: Any) -> None:
 
 
 @dataclass
-class WebSession:
+class Workspace:
     """The loaded case, the two point lists, the live registration and the synthesis job of one server."""
 
     scene: Any
@@ -91,7 +91,7 @@ class WebSession:
         return self._adopt(load_nodes(self.scene, files, subject), subject)
 
     def _adopt(self, loaded: dict, name: str) -> str:
-        """Take freshly loaded nodes as the session's case; without an MR they are removed again."""
+        """Take freshly loaded nodes as the workspace's case; without an MR they are removed again."""
         mr = loaded.get("mr_t2w") or loaded.get("mr_t1w")
         if mr is None:
             for node in loaded.values():
@@ -204,7 +204,7 @@ class WebSession:
 
         card = local_card(name)
         if card is None:
-            raise ValueError(f"model {name!r} is not on this server: choose one of {', '.join(WebSession.models())}")
+            raise ValueError(f"model {name!r} is not on this server: choose one of {', '.join(Workspace.models())}")
         return {"targets": card.target_names, "steps": card.default_steps or 1,
                 "about": card.provenance(), "synthetic": card.synthetic_only}
 
