@@ -8,7 +8,7 @@ import pytest
 import torch
 from cpu_kinds import AVX2
 
-from mrtoct.bench import PARTS, conv_throughput, denoiser_flops, run_bench
+from mrtoct.bench import PARTS, conv_throughput, denoiser_flops, run_bench, time_breakdown
 from mrtoct.main import main
 from MRtoCTTranslationLib.precision import CPUFeatures, Precision
 
@@ -28,6 +28,14 @@ def test_denoiser_flops_counts_a_convolution_exactly():
     assert denoiser_flops(_OneConv(), (1, 1, 6, 4, 2)) == 2 * 2 * 5 * 27 * 6 * 4 * 2
 
 
+def test_time_breakdown_puts_a_convolution_under_convolutions():
+    net, x = _OneConv(), torch.randn(1, 1, 24, 24, 24)
+    with torch.inference_mode():
+        shares = time_breakdown(lambda: net(x, x, None))
+    assert shares["convolutions"] > 0.5 and shares["attention"] == 0.0 and shares["normalisation and activation"] == 0.0
+    assert math.isclose(sum(shares.values()), 1.0)
+
+
 def test_reference_convolution_throughput_is_measured_in_both_precisions():
     for p in (None, Precision("bf16", "cpu", "bf16", True, "test")):
         g = conv_throughput(channels=8, size=(12, 12, 12), precision=p)
@@ -45,12 +53,16 @@ def test_denoiser_part_reports_the_cpu_flops_time_and_efficiency(capsys):
         assert 18 < r["gflop"] < 23  # the bundled 3D denoiser on one 64x64x16 window (its training patch)
         assert r["efficiency"] == r["gflops"] / r["conv_gflops"] and r["seconds_per_eval"] > 0
         assert r["window_batch"] == 2 and r["seconds_per_window_batched"] > 0  # the default batch, side by side
-    # the CPU; fp32 and its batched line; then bf16 and its batched line, or why bf16 was skipped
-    assert "translate_demo_case" not in res and len(lines) == (5 if feats.native_bf16 else 4)
-    assert lines[1].startswith("denoiser fp32:") and "goal >= 70 %" in lines[1]
+        shares = r["time_shares"]  # where one batched call's time goes
+        assert list(shares) == ["convolutions", "normalisation and activation", "attention", "other"]
+        assert math.isclose(sum(shares.values()), 1.0) and shares["convolutions"] > 0.3 and shares["attention"] > 0
+    # the CPU; fp32, its batched line and its breakdown; then the same for bf16, or why bf16 was skipped
+    assert "translate_demo_case" not in res and len(lines) == (7 if feats.native_bf16 else 5)
+    assert lines[1].startswith("denoiser fp32:") and "one window a call" in lines[1]
     assert "(64, 64, 16) window (8 per step on (100, 100, 24))" in lines[1]
-    assert lines[2].startswith("denoiser fp32, 2 windows a call (the default):") and "x one a call" in lines[2]
-    assert lines[3].startswith("denoiser bf16: " + ("20.4 GFLOP" if feats.native_bf16 else "skipped, not native"))
+    assert lines[2].startswith("denoiser fp32, 2 windows a call (the default):") and "(goal >= 70 %)" in lines[2]
+    assert lines[3].startswith("denoiser fp32 time: convolutions ") and " attention " in lines[3]
+    assert lines[4].startswith("denoiser bf16: " + ("20.4 GFLOP" if feats.native_bf16 else "skipped, not native"))
     with pytest.raises(SystemExit):  # argparse names the valid parts
         main(["bench", "--parts", "nothing"])
     assert "invalid choice: 'nothing'" in capsys.readouterr().err and "spine" in PARTS
@@ -62,12 +74,12 @@ def test_without_native_bf16_the_bench_measures_fp32_only_and_says_why(monkeypat
     res = run_bench("ddim3d-default", parts=("denoiser",), out=lines.append)
     assert res["precision"] == "fp32" and res["cpu_capability"] == "AVX2" and not res["native_bf16"]
     assert "denoiser_fp32" in res and "denoiser_bf16" not in res
-    assert lines[3].startswith("denoiser bf16: skipped, not native on this CPU (CPU capability AVX2")
+    assert lines[4].startswith("denoiser bf16: skipped, not native on this CPU (CPU capability AVX2")
 
 
 def test_parts_that_do_not_fit_the_time_budget_are_skipped():
     lines: list[str] = []
     res = run_bench("ddim3d-default", parts=("monai", "spine"), out=lines.append, budget_s=0.5, precision="fp32")
-    assert "monai_recipe" not in res and "whole_spine_1mm" not in res
-    assert lines[1:] == ["plain MONAI recipe: skipped, it does not fit in the time budget",
-                         "whole-spine run: skipped, less than a minute of the time budget left"]
+    assert "monai_recipe" not in res and "whole_spine" not in res
+    assert lines[1:] == ["plain MONAI recipe: skipped, less than a minute of the time budget left",
+                         "whole-spine run: skipped, less than two minutes of the time budget left"]

@@ -31,10 +31,7 @@ from MRtoCTTranslationLib.precision import CPUFeatures
 from MRtoCTTranslationLib.region import body_mask
 from MRtoCTTranslationLib.translator import load_model, translate_image
 from SpineCoreLib.markups_io import read_markups_json
-from SpineCoreLib.phantom import PhantomOptions, generate_case
-
-WHOLE_SPINE = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", *[f"T{n}" for n in range(1, 13)],
-               "L1", "L2", "L3", "L4", "L5"]
+from SpineCoreLib.phantom import WHOLE_SPINE, PhantomOptions, generate_case
 
 
 def on_grid(image: sitk.Image, like: sitk.Image, nearest: bool = False) -> np.ndarray:

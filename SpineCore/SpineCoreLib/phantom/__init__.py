@@ -5,7 +5,7 @@ analytic anatomy evaluated in two worlds (CT and MR) that differ by a known glob
 motion plus per-vertebra changes, so every correspondence is exact.
 """
 
-from .case import PhantomOptions, generate_case
+from .case import WHOLE_SPINE, PhantomOptions, generate_case
 from .cohort import generate_cohort
 
-__all__ = ["PhantomOptions", "generate_case", "generate_cohort"]
+__all__ = ["WHOLE_SPINE", "PhantomOptions", "generate_case", "generate_cohort"]

@@ -57,6 +57,9 @@ FILES = {
 }
 
 
+WHOLE_SPINE = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", *[f"T{n}" for n in range(1, 13)], "L1", "L2", "L3", "L4", "L5"]
+
+
 @dataclass
 class PhantomOptions:
     """What to generate; spacings in mm. MR spacing is (in-plane AP, in-plane SI, slice LR)."""
