@@ -8,7 +8,7 @@ import pytest
 import torch
 from cpu_kinds import AVX2
 
-from mrtoct.bench import PARTS, conv_throughput, denoiser_flops, run_bench, time_breakdown
+from mrtoct.bench import PARTS, _goal, conv_throughput, denoiser_flops, run_bench, time_breakdown
 from mrtoct.main import main
 from MRtoCTTranslationLib.precision import CPUFeatures, Precision
 
@@ -83,3 +83,9 @@ def test_parts_that_do_not_fit_the_time_budget_are_skipped():
     assert "monai_recipe" not in res and "whole_spine" not in res
     assert lines[1:] == ["plain MONAI recipe: skipped, less than a minute of the time budget left",
                          "whole-spine run: skipped, less than two minutes of the time budget left"]
+
+
+def test_goals_are_judged_at_1_mm_only():
+    assert _goal(29.9, 30, "s", 1.0) == "goal at 1 mm <= 30 s: met"
+    assert _goal(30.1, 30, "s", 1.0) == "goal at 1 mm <= 30 s: NOT met"
+    assert _goal(1.0, 30, "s", 2.0) == "the goal of <= 30 s is set for a 1 mm model, this one is 2.0 mm"

@@ -42,6 +42,14 @@ FP32 = Precision("fp32", "cpu", "fp32", True, "the reference")
 BUDGET_S = 600.0
 GOAL_S = {"fp32": 60.0, "reduced": 30.0}  # the demo case at 1 mm: fp32 on AVX2, or native bf16
 SPINE_GOAL_MB = 2048.0
+BENCH_MODEL = "ddim3d-1mm"  # the goals are set at 1 mm, the seed study's resolution
+
+
+def _goal(value: float, goal: float, unit: str, spacing: float) -> str:
+    """'goal at 1 mm <= 30 s: met', or why a coarser model is not held to it."""
+    if spacing > 1.0:
+        return f"the goal of <= {goal:.0f} {unit} is set for a 1 mm model, this one is {spacing} mm"
+    return f"goal at 1 mm <= {goal:.0f} {unit}: {'met' if value <= goal else 'NOT met'}"
 CATEGORIES = (("convolutions", ("conv",)), ("normalisation and activation", ("group_norm", "silu")),
               ("attention", ("attention", "softmax", "bmm")))
 
@@ -170,7 +178,7 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
 
     from MRtoCTTranslationLib.diffusion.sliding import window_starts
     from MRtoCTTranslationLib.image_models import fit_window
-    from MRtoCTTranslationLib.models.registry import default_model_name, resolve
+    from MRtoCTTranslationLib.models.registry import default_model_name, list_models, resolve
     from MRtoCTTranslationLib.precision import CPUFeatures
     from MRtoCTTranslationLib.translator import load_model
     from SpineCoreLib.orientation import model_grid
@@ -181,7 +189,9 @@ def run_bench(model_spec: str | None, steps: int | None = None, out=print, parts
     prec = choose_precision(precision, "cpu")
     feats = CPUFeatures.detect()
     out(f"CPU: {feats.describe()}; {torch.get_num_threads()} threads; {prec.describe()}")
-    model = load_model(resolve(model_spec or default_model_name()), "cpu")
+    bundled = any(m["name"] == BENCH_MODEL and m.get("available") for m in list_models())
+    model_spec = model_spec or (BENCH_MODEL if bundled else default_model_name())
+    model = load_model(resolve(model_spec), "cpu")
     steps = model.default_steps if steps is None else steps
     with tempfile.TemporaryDirectory() as tmp:
         case = generate_case(Path(tmp), "bench", 7, PhantomOptions())["truth"].parent
@@ -263,7 +273,7 @@ def _translate_part(run: BenchRun) -> None:
                                       "spacing_mm": run.model.spacing, "model": run.model.name, **child}
     run.out(f"translate demo case (five lumbar levels, sagittal 1x1x3 mm MR, {_grid_shape(mr, run.model.spacing)} "
             f"voxels at {run.model.spacing} mm, {run.model.name}, {run.steps} steps, {run.precision.name}) to CT on the "
-            f"MR grid: {ours:.1f} s (goal at 1 mm <= {goal:.0f} s: {'met' if ours <= goal else 'NOT met'}); peak RSS "
+            f"MR grid: {ours:.1f} s ({_goal(ours, goal, 's', run.model.spacing)}); peak RSS "
             f"of that process {child['peak_rss_mb']:.0f} MB (of which {child['baseline_rss_mb']:.0f} MB before "
             "translating)")
 
@@ -323,5 +333,5 @@ def _spine_part(run: BenchRun) -> None:
     run.res["whole_spine"] = {"shape": shape, "voxels": int(np.prod(shape)), "spacing_mm": run.model.spacing,
                               "goal_mb": SPINE_GOAL_MB, **w}
     run.out(f"whole spine C1-S1 ({shape} voxels at {run.model.spacing} mm, {np.prod(shape) / 1e6:.1f} M, {run.steps} "
-            f"steps, {run.precision.name}): {w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB (goal at 1 mm "
-            f"<= {SPINE_GOAL_MB:.0f} MB: {'met' if w['peak_rss_mb'] <= SPINE_GOAL_MB else 'NOT met'})")
+            f"steps, {run.precision.name}): {w['seconds']:.0f} s, peak RSS {w['peak_rss_mb']:.0f} MB "
+            f"({_goal(w['peak_rss_mb'], SPINE_GOAL_MB, 'MB', run.model.spacing)})")

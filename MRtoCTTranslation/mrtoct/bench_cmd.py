@@ -15,7 +15,8 @@ from .precision_option import add_precision_option
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure FLOPs, efficiency, translation time and peak memory here")
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", default=None,
+                   help="model to measure (default: ddim3d-1mm, the resolution the goals are set at)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model card's)")
     add_precision_option(p)
     p.add_argument("--budget-minutes", type=float, default=BUDGET_S / 60,

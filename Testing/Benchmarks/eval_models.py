@@ -86,8 +86,9 @@ def main() -> None:
     ap.add_argument("--grid", choices=("reference", "mr"), default="reference",
                     help="compare on the reference CT's grid (default) or on the MR's own grid (what a user "
                     "sees: models of different spacings compare there on equal terms)")
-    ap.add_argument("--write-cards", action="store_true",
-                    help="store the results as metrics.held_out in each model's model.json")
+    ap.add_argument("--write-cards", nargs="*", default=None, metavar="NAME",
+                    help="store the results as metrics.held_out in the model.json of the named models (no "
+                    "names: every model of --models)")
     args = ap.parse_args()
     rows = read_manifest(args.manifest)[: args.cases]
     results: dict = {}
@@ -125,7 +126,8 @@ def main() -> None:
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
         summary = mean_rows(per)
         results[name] = {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0, **summary}
-        if args.write_cards:
+        if args.write_cards is not None and (not args.write_cards or spec in args.write_cards
+                                             or name in args.write_cards):
             write_held_out(folder, args.manifest, len(rows), args.steps, summary,
                            reference="ct_mrworld (the phantom CT rendered in the MR world)",
                            grid="the MR's own grid" if args.grid == "mr" else "the reference CT's grid",
