@@ -59,7 +59,7 @@ def mean_rows(per: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, flo
     return {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
 
 
-def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dict, **notes: str) -> None:
+def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dict, **notes: object) -> None:
     """Store held-out results as ``metrics.held_out`` in a model's card (atomically)."""
     card = read_card(folder)
     windows = card.inference_defaults.to_json()
@@ -92,6 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = read_manifest(args.manifest)[: args.cases]
     results: dict = {}
+    written: list[tuple[str, str, object, dict]] = []  # (spec, name, folder, summary) of every model
 
     def dice_of(image: sitk.Image, row: dict, grid: sitk.Image | None = None) -> dict[str, float]:
         ref_img = sitk.ReadImage(row["ct_mrworld_seg"])
@@ -126,17 +127,22 @@ def main() -> None:
                 per.setdefault("random" if contrast.startswith("random") else contrast, []).append(m)
         summary = mean_rows(per)
         results[name] = {"cases": len(rows), "steps": args.steps, "seconds": time.perf_counter() - t0, **summary}
-        if args.write_cards is not None and (not args.write_cards or spec in args.write_cards
-                                             or name in args.write_cards):
-            write_held_out(folder, args.manifest, len(rows), args.steps, summary,
-                           reference="ct_mrworld (the phantom CT rendered in the MR world)",
-                           grid="the MR's own grid" if args.grid == "mr" else "the reference CT's grid",
-                           random_note="random = a contrast re-synthesised from the tissue map (a new one per case)")
+        written.append((spec, name, folder, summary))
         for c, m in summary.items():
             dice = (f"  Dice {m['dice_strict']:.3f} strict / {m['dice_shift_tolerant']:.3f} shift-tolerant"
                     if "dice_strict" in m else "")
             print(f"{name:18s} {c:7s} MAE body {m['mae_body_hu']:6.1f} HU  PSNR {m['psnr_body_db']:5.2f} dB  "
                   f"SSIM {m['ssim_body']:.3f}  MAE bone {m['mae_bone_hu']:6.1f} HU{dice}", flush=True)
+    for spec, name, folder, summary in written:
+        if args.write_cards is None or (args.write_cards and not {spec, name} & set(args.write_cards)):
+            continue
+        others = {n: {c: {k: round(v, 3) for k, v in m.items()} for c, m in s.items()}
+                  for _, n, _, s in written if n != name}
+        write_held_out(folder, args.manifest, len(rows), args.steps, summary,
+                       reference="ct_mrworld (the phantom CT rendered in the MR world)",
+                       grid="the MR's own grid" if args.grid == "mr" else "the reference CT's grid",
+                       random_note="random = a contrast re-synthesised from the tissue map (a new one per case)",
+                       **({"compared_with": others} if others else {}))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
