@@ -89,3 +89,20 @@ def test_goals_are_judged_at_1_mm_only():
     assert _goal(29.9, 30, "s", 1.0) == "goal at 1 mm <= 30 s: met"
     assert _goal(30.1, 30, "s", 1.0) == "goal at 1 mm <= 30 s: NOT met"
     assert _goal(1.0, 30, "s", 2.0) == "the goal of <= 30 s is set for a 1 mm model, this one is 2.0 mm"
+
+
+def test_a_child_reports_its_own_peak_memory_not_its_parent_s():
+    """A parent holding 600 MB starts a child that holds little: the child's peak must be its own."""
+    import json
+    import subprocess
+    import sys
+
+    from mrtoct.bench import peak_rss_mb
+
+    ballast = bytearray(600 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])  # touch every page so it is resident
+    assert peak_rss_mb() > 600
+    out = subprocess.run([sys.executable, "-c", "import json; from mrtoct.bench import peak_rss_mb; "
+                          "print(json.dumps(peak_rss_mb()))"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) < 300
+    del ballast

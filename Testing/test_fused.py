@@ -74,3 +74,39 @@ def test_norm_silu_matches_groupnorm_then_silu():
         assert torch.allclose(norm_silu(norm, x), torch.nn.functional.silu(norm(x)), atol=1e-6)
         with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 in stays bf16 (autocast would upcast)
             assert norm_silu(norm, x.bfloat16()).dtype == torch.bfloat16
+
+
+def _attention_pair(channels: int = 16):
+    from monai.networks.blocks.spatialattention import SpatialAttentionBlock
+
+    from MRtoCTTranslationLib.diffusion.fused import FusedAttentionBlock
+
+    torch.manual_seed(3)
+    plain = SpatialAttentionBlock(3, channels, num_head_channels=8, norm_num_groups=4, use_flash_attention=True).eval()
+    for p in plain.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    fused = copy.deepcopy(plain)
+    fused.__class__ = FusedAttentionBlock
+    return plain, fused
+
+
+def test_pooled_keys_are_exact_where_features_are_constant_over_2x2x2_blocks():
+    from MRtoCTTranslationLib.diffusion.fused import POOL_KEYS_ABOVE
+
+    plain, fused = _attention_pair()
+    coarse = torch.randn(2, 16, 12, 12, 4)  # 12x12x4 blocks of 2x2x2: 4608 tokens, the 1 mm bottleneck
+    x = coarse.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4)
+    assert x.shape[2:].numel() > POOL_KEYS_ABOVE
+    with torch.inference_mode():
+        a, b = plain(x), fused(x)
+        noisy = x + torch.randn_like(x)  # not block-constant: now an approximation, so it must differ
+        c, d = plain(noisy), fused(noisy)
+    assert float((a - b).abs().max()) < 1e-4
+    assert float((c - d).abs().max()) > 1e-3
+
+
+def test_small_bottlenecks_keep_the_full_attention():
+    plain, fused = _attention_pair()
+    x = torch.randn(2, 16, 16, 16, 4)  # 1024 tokens: the 2 mm model's 64x64x16 windows
+    with torch.inference_mode():
+        assert float((plain(x) - fused(x)).abs().max()) < 1e-5

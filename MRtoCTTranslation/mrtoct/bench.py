@@ -109,6 +109,21 @@ def denoiser_flops(net: torch.nn.Module, shape: tuple[int, ...]) -> int:
     return int(counter.get_total_flops())
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB since it started its program: Linux's VmHWM. Not
+    ``ru_maxrss``: after fork and exec Linux carries the parent's resident size at the fork into it,
+    so a child of a large parent would report the parent's memory."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
 def translate_child(mr_path: str, model_spec: str | None, steps: int | None, target: str | None = None,
                     precision: str = "auto") -> None:
     """Child process: translate one MR (to ``target`` with a latent model; steps None: the card's); prints
@@ -120,11 +135,11 @@ def translate_child(mr_path: str, model_spec: str | None, steps: int | None, tar
 
     model = load_model(resolve(model_spec or default_model_name()), "cpu")
     mr = sitk.ReadImage(mr_path)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = peak_rss_mb()
     t0 = time.perf_counter()
     translate_image(model, mr, TranslationOptions(steps=steps, eta=0.0, seed=0, target=target, precision=precision))
     print(json.dumps({"seconds": time.perf_counter() - t0, "baseline_rss_mb": base,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def measure_translation(mr_path: str, model_spec: str | None, steps: int | None, target: str | None = None,
