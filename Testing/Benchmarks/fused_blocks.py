@@ -4,7 +4,9 @@ Run from the repository root: ``python Testing/Benchmarks/fused_blocks.py [--mod
 ddim3d-1mm] [--repeats 5]``. For each bundled model, on its card's window with the default number of
 windows a call, in fp32 and (where native) bf16 autocast: median time of a call with MONAI's forwards
 (channels-last weights, as before fusing), with the fused ones, their ratio, and the largest
-difference between the two outputs (float rounding only in fp32; bf16 rounds either way).
+difference between the two outputs of one call: float rounding in fp32 for the 2 mm model's windows;
+for the 1 mm model's it includes the attention's averaged keys (``diffusion.fused``), whose effect on
+whole translations ``docs/speed.md`` gives.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import statistics
 import time
 
 import torch
+from monai.networks.blocks.spatialattention import SpatialAttentionBlock
 from monai.networks.nets.diffusion_model_unet import AttnMidBlock, DiffusionUNetResnetBlock
 
-from MRtoCTTranslationLib.diffusion.fused import FusedMidBlock, FusedResnetBlock
+from MRtoCTTranslationLib.diffusion.fused import FusedAttentionBlock, FusedMidBlock, FusedResnetBlock
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import CPUFeatures, choose_precision
 from MRtoCTTranslationLib.translator import load_model
 
-UNFUSED = {FusedResnetBlock: DiffusionUNetResnetBlock, FusedMidBlock: AttnMidBlock}
+UNFUSED = {FusedResnetBlock: DiffusionUNetResnetBlock, FusedMidBlock: AttnMidBlock,
+           FusedAttentionBlock: SpatialAttentionBlock}
 
 
 def unfused(net: torch.nn.Module) -> torch.nn.Module:
