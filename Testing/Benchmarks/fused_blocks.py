@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 
 import torch
 from monai.networks.blocks.spatialattention import SpatialAttentionBlock
 from monai.networks.nets.diffusion_model_unet import AttnMidBlock, DiffusionUNetResnetBlock
 
+from mrtoct.bench import median_time
 from MRtoCTTranslationLib.diffusion.fused import FusedAttentionBlock, FusedMidBlock, FusedResnetBlock
 from MRtoCTTranslationLib.models.registry import resolve
 from MRtoCTTranslationLib.options import TranslationOptions
@@ -37,16 +36,6 @@ def unfused(net: torch.nn.Module) -> torch.nn.Module:
         if type(module) in UNFUSED:
             module.__class__ = UNFUSED[type(module)]
     return plain
-
-
-def median_call(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -67,8 +56,8 @@ def main() -> int:
             prec = choose_precision(p, "cpu")
             with torch.inference_mode(), prec.autocast():
                 diff = float((plain(x, c, t).float() - fused(x, c, t).float()).abs().max())
-                a = median_call(lambda: plain(x, c, t), args.repeats)  # noqa: B023
-                b = median_call(lambda: fused(x, c, t), args.repeats)  # noqa: B023
+                a = median_time(lambda: plain(x, c, t), repeats=args.repeats)  # noqa: B023
+                b = median_time(lambda: fused(x, c, t), repeats=args.repeats)  # noqa: B023
             print(f"{name} {model.window} x{n} {p}: MONAI forwards {a:.3f} s, fused {b:.3f} s -> {a / b:.2f}x; "
                   f"largest difference {1000 * diff:.2f} HU")
     return 0
