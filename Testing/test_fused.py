@@ -105,8 +105,8 @@ def test_pooled_keys_are_exact_where_features_are_constant_over_2x2x2_blocks():
     assert float((c - d).abs().max()) > 1e-3
 
 
-def test_small_bottlenecks_keep_the_full_attention():
+def test_tiny_bottlenecks_keep_the_full_attention():
     plain, fused = _attention_pair()
-    x = torch.randn(2, 16, 16, 16, 4)  # 1024 tokens: the 2 mm model's 64x64x16 windows
+    x = torch.randn(2, 16, 8, 8, 4)  # 256 tokens
     with torch.inference_mode():
         assert float((plain(x) - fused(x)).abs().max()) < 1e-5

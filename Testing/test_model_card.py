@@ -41,8 +41,8 @@ def test_bundled_cards_are_current_and_write_back_unchanged(folder, tmp_path):
 def test_bundled_cards_say_what_each_model_is():
     cards = {f.name: read_card(f) for f in BUNDLED}
     assert {n: c.kind for n, c in cards.items()} == {
-        "ddim2d-baseline": "diffusion", "ddim3d-anycontrast": "diffusion", "ddim3d-default": "diffusion",
-        "latent3d-multitarget": "latent", "pix2pix3d-baseline": "pix2pix"}
+        "ddim2d-baseline": "diffusion", "ddim3d-1mm": "diffusion", "ddim3d-anycontrast": "diffusion",
+        "ddim3d-default": "diffusion", "latent3d-multitarget": "latent", "pix2pix3d-baseline": "pix2pix"}
     assert cards["pix2pix3d-baseline"].default_steps is None and cards["pix2pix3d-baseline"].prediction is None
     assert cards["ddim3d-default"].prediction == "image" and cards["latent3d-multitarget"].prediction == "v"
     assert cards["latent3d-multitarget"].target_names == ["CT", "T1w", "T2w", "PDw", "STIR"]

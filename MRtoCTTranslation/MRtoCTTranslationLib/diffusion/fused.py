@@ -14,14 +14,15 @@ forwards here remove passes without changing what is computed:
   stay at half the bytes;
 - the bottleneck's attention output keeps the channels-last layout of the convolutions around it
   (MONAI's mid block makes it contiguous, which costs two reorders);
-- where a window's bottleneck holds more than ``POOL_KEYS_ABOVE`` tokens (the 1 mm model's 96x96x32
-  windows: 4608), the attention's keys and values come from the features averaged over 2x2x2 voxels:
-  eight times fewer keys. With 8-channel heads, attention over N tokens costs N^2 exponentials whatever
-  the channels, so at 4608 tokens it took 21 % (fp32) to 37 % (bf16) of an evaluation. Averaging
-  before the key and value projections equals averaging the keys and values (they are linear), and
-  where features are constant over each 2x2x2 block it is exact (eight equal keys share the softmax
-  as one). On held-out 1 mm phantom cases the synthetic CT's MAE moved by less than 0.01 HU
-  (``docs/speed.md``). This one is an approximation, so smaller bottlenecks keep the full attention.
+- where a window's bottleneck holds more than ``POOL_KEYS_ABOVE`` tokens (the 2 mm model's 64x64x16
+  windows: 1024, the 1 mm model's 96x96x32: 4608), the attention's keys and values come from the
+  features averaged over 2x2x2 voxels: eight times fewer keys. With 8-channel heads, attention over N
+  tokens costs N^2 exponentials whatever the channels: at 4608 tokens it took 21 % (fp32) to 37 %
+  (bf16) of an evaluation, at 1024 tokens 7 % to 12 %. Averaging before the key and value projections
+  equals averaging the keys and values (they are linear), and where features are constant over each
+  2x2x2 block it is exact (eight equal keys share the softmax as one). On held-out phantom cases the
+  synthetic CT's MAE moved by less than 0.01 HU with either model (``docs/speed.md``). This one is
+  an approximation, so tiny bottlenecks keep the full attention.
 
 The blocks switch class in place (``fuse_for_inference``), so parameter names, state dicts and
 training are untouched; with gradients enabled, or off the CPU, they run MONAI's own forward.
@@ -38,7 +39,7 @@ from torch import nn
 __all__ = ["POOL_KEYS_ABOVE", "FusedAttentionBlock", "FusedMidBlock", "FusedResnetBlock", "fuse_for_inference",
            "norm_silu"]
 
-POOL_KEYS_ABOVE = 2048  # bottleneck tokens per window above which keys and values are 2x2x2 averages
+POOL_KEYS_ABOVE = 512  # bottleneck tokens per window above which keys and values are 2x2x2 averages
 
 
 def norm_silu(norm: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
