@@ -59,6 +59,11 @@ def mean_rows(per: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, flo
     return {c: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for c, v in per.items()}
 
 
+def rounded(summary: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Every metric of a summary to 3 decimals, as cards store them."""
+    return {c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()}
+
+
 def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dict, **notes: object) -> None:
     """Store held-out results as ``metrics.held_out`` in a model's card (atomically)."""
     card = read_card(folder)
@@ -68,7 +73,7 @@ def write_held_out(folder, manifest: str, n_cases: int, steps: int, summary: dic
         "sampling": {"steps": steps, "eta": 0.0, "seed": 0,  # and the card's own windows
                      **{k: v for k, v in windows.items() if k in ("window", "overlap")}},
         **{k: v for k, v in notes.items() if k == "reference"},
-        **{c: {k: round(v, 3) for k, v in m.items()} for c, m in summary.items()},
+        **rounded(summary),
         **{k: v for k, v in notes.items() if k != "reference"},
     }
     write_card(folder, card.with_metrics(held_out=held_out))
@@ -136,8 +141,7 @@ def main() -> None:
     for spec, name, folder, summary in written:
         if args.write_cards is None or (args.write_cards and not {spec, name} & set(args.write_cards)):
             continue
-        others = {n: {c: {k: round(v, 3) for k, v in m.items()} for c, m in s.items()}
-                  for _, n, _, s in written if n != name}
+        others = {n: rounded(s) for _, n, _, s in written if n != name}
         write_held_out(folder, args.manifest, len(rows), args.steps, summary,
                        reference="ct_mrworld (the phantom CT rendered in the MR world)",
                        grid="the MR's own grid" if args.grid == "mr" else "the reference CT's grid",
