@@ -24,6 +24,7 @@ import torch
 
 from SpineCoreLib.bias import correct_bias
 from SpineCoreLib.geometry import Grid
+from SpineCoreLib.image_kind import mark_kind
 from SpineCoreLib.intensity import CTMapping, MRMapping
 from SpineCoreLib.orientation import canonical, model_grid, to_grid
 
@@ -188,6 +189,8 @@ def translate_image(model: ImageModel | LatentModel, image: sitk.Image, options:
         raise ValueError(f"the model produced NaN or infinite values in {prec.name}: " + (
             "translate again with precision fp32" if prec.reduced else "its weights do not work on this input"))
     iso, out16, std_img = on_input_grid(stack, grid, image, background)
+    for out in (out16, iso):  # so the next step knows what it reads, with or without air in view
+        mark_kind(out, "ct" if target == "CT" else "mr", f"synthetic {target} by {model.name}")
     log.info("translated %s voxels in %.1f s", n_vox, time.perf_counter() - t0)
     return TranslationResult(out16, iso, std_img, target, steps, prec.name, time.perf_counter() - t0,
                              region.fraction if region is not None else 1.0)

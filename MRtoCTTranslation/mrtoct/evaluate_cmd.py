@@ -8,7 +8,7 @@ import math
 from SpineCoreLib.validation import check_overlap
 
 from .errors import CLIError
-from .inputs import read_image
+from .inputs import add_input_kind, read_image
 from .outputs import check_outputs
 
 
@@ -27,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="write the results table as JSON")
     p.add_argument("--csv", default=None, help="write the results table as CSV")
     p.add_argument("--figure", default=None, help="write a PNG: mid-sagittal error and HU histograms")
+    add_input_kind(p)
     p.set_defaults(run=run)
 
 
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     levels = _levels(args.levels)
     check_outputs({"--json": args.json, "--csv": args.csv, "--figure": args.figure},
                   [args.pred, args.ref, args.pred_seg, args.ref_seg, args.mask])
-    pred, ref = read_image(args.pred, "--pred", "ct"), read_image(args.ref, "--ref", "ct")
+    pred, ref = read_image(args.pred, "--pred", "ct", args.input_kind), \
+        read_image(args.ref, "--ref", "ct", args.input_kind)
     pred_seg = read_image(args.pred_seg, "--pred-seg", "labels") if args.pred_seg else None
     ref_seg = read_image(args.ref_seg, "--ref-seg", "labels") if args.ref_seg else None
     check_overlap(ref, pred, "--ref", "--pred")

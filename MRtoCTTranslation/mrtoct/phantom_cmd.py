@@ -9,7 +9,7 @@ from pathlib import Path
 from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 from SpineCoreLib.phantom.case import estimate_case_bytes
 from SpineCoreLib.phantom.figure import montage
-from SpineCoreLib.validation import check_memory, output_path
+from SpineCoreLib.validation import check_memory, output_folder, output_path
 
 from .errors import CLIError
 
@@ -56,9 +56,7 @@ def parse_options(args: argparse.Namespace) -> PhantomOptions:
     unknown = [c for c in extra if c not in SEQUENCES or c in ("t1w", "t2w")]
     if unknown:
         raise CLIError(f"--extra-contrasts: unknown {unknown}; choose from pdw, stir")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file: give a folder")
+    out = output_folder(args.out, "--out", parents=True)
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise CLIError(f"--out {out} is not empty: choose an empty folder or add --overwrite")
     if args.figure and not str(args.figure).lower().endswith(".png"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .errors import CLIError
-from .inputs import read_image
+from .inputs import add_input_kind, read_image
 from .outputs import check_outputs
 
 
@@ -23,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="builtin without landmarks: most caudal vertebra wholly in the image (default L5)")
     p.add_argument("--weights", default=None, help="totalsegmentator: folder of its weights (offline use)")
     p.add_argument("--device", default=None, help="totalsegmentator: gpu or cpu (default: gpu if available)")
+    add_input_kind(p)
     p.set_defaults(run=run)
 
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from SpineCoreLib.segmentation.seg_nrrd import write_labels
 
     _check(args)
-    image = read_image(args.input, "--input", "ct")
+    image = read_image(args.input, "--input", "ct", args.input_kind)
     try:
         labels = segment_vertebrae(image, args.method, landmarks=args.landmarks,
                                    caudal_level=args.caudal_level, weights_dir=args.weights,

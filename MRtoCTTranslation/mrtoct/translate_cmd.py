@@ -10,7 +10,7 @@ from MRtoCTTranslationLib.options import TranslationOptions
 from SpineCoreLib.validation import existing_file, markups_file
 
 from .errors import CLIError, validated
-from .inputs import read_image
+from .inputs import add_input_kind, read_image
 from .outputs import check_outputs
 from .precision_option import add_precision_option, resolve_precision
 
@@ -46,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--whole-field-of-view", action="store_true", help="synthesise the whole field of view, not "
                    "only the body's box (or the landmarks'): slower, the same around the spine")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_input_kind(p)
     add_precision_option(p)
     p.add_argument("--fp32", action="store_true", help="the same as --precision fp32")
     p.set_defaults(run=run)
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check(args)
     options = options_from_args(args)
-    image = read_image(args.input, "--input", "mr")
+    image = read_image(args.input, "--input", "mr", args.input_kind)
     try:
         card = check_translation(options, image, "--input")  # None: a URL model, checked once downloaded
     except ValueError as exc:

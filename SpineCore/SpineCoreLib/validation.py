@@ -4,7 +4,8 @@ work, and a refusal is one ``InputError`` naming the argument and what to change
 Images: the file exists and is an image; a gzip stream is complete (SimpleITK reads a truncated
 ``.nii.gz`` and fills the rest with zeros); the volume is 3D, non-empty, with positive spacing and an
 orthogonal direction; floating-point voxels are finite; and it is the kind asked for: a label map has
-integer voxels and few values, a CT is in HU (its air near -1000), an MR is neither. Outputs: the
+integer voxels and few values; a CT or an MR is refused as the other only on decisive evidence
+(``image_kind``: the project's mark, the HU anchors, no value below 0), and undecided is a warning. Outputs: the
 folder exists and can be written, the path is no folder and no input. Memory: what a run needs is
 compared with what the machine has free. Nothing here writes anything.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import os
 import zlib
 from collections.abc import Iterable
@@ -23,6 +25,7 @@ import SimpleITK as sitk
 
 KINDS = ("image", "mr", "ct", "labels")
 MAX_LABELS = 100  # more distinct values than this is no label map
+log = logging.getLogger(__name__)
 INTEGER_TYPES = (sitk.sitkUInt8, sitk.sitkInt8, sitk.sitkUInt16, sitk.sitkInt16, sitk.sitkUInt32, sitk.sitkInt32,
                  sitk.sitkUInt64, sitk.sitkInt64)
 
@@ -89,8 +92,10 @@ def nifti_has_nonfinite(path: Path) -> bool:
     return not bool(np.all(np.isfinite(values)))
 
 
-def image_file(path: str | os.PathLike | None, argument: str, kind: str = "image") -> sitk.Image:
-    """The 3D image of ``path`` after every check of :func:`check_image`."""
+def image_file(path: str | os.PathLike | None, argument: str, kind: str = "image", declared: str | None = None,
+               override: str = "--input-kind") -> sitk.Image:
+    """The 3D image of ``path`` after every check of :func:`check_image` (``declared``: the kind the user
+    says it is, given with ``override``)."""
     p = existing_file(path, argument)
     complete_gzip(p, argument)
     if p.name.lower().endswith((".nii", ".nii.gz")) and nifti_has_nonfinite(p):
@@ -99,7 +104,7 @@ def image_file(path: str | os.PathLike | None, argument: str, kind: str = "image
         image = sitk.ReadImage(str(p))
     except RuntimeError as exc:
         raise InputError(argument, f"{p} cannot be read as an image (NIfTI, NRRD, MHA, ...)") from exc
-    check_image(image, argument, kind, str(p))
+    check_image(image, argument, kind, str(p), declared, override)
     return image
 
 
@@ -156,14 +161,11 @@ def looks_like_labels(image: sitk.Image, values: np.ndarray | None = None) -> bo
     return bool(v.min() >= 0) and len(np.unique(v)) <= MAX_LABELS
 
 
-def looks_like_ct(values: np.ndarray) -> bool:
-    """HU: a good share of air near -1000, or at least the lowest values there."""
-    low = float(np.percentile(values, 1))
-    return low <= -500.0 or float((values <= -500).mean()) > 0.05
-
-
-def check_image(image: sitk.Image, argument: str, kind: str = "image", name: str = "the image") -> None:
-    """Geometry, finite values and the kind of image (``image``, ``mr``, ``ct`` or ``labels``)."""
+def check_image(image: sitk.Image, argument: str, kind: str = "image", name: str = "the image",
+                declared: str | None = None, override: str = "--input-kind") -> None:
+    """Geometry, finite values and the kind of image (``image``, ``mr``, ``ct`` or ``labels``). The kind
+    is refused only on decisive evidence (``image_kind``); ``declared`` is the kind the user says the
+    image is (named ``override`` in messages), which stands in for the evidence."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
     check_geometry(image, argument, name)
@@ -180,11 +182,32 @@ def check_image(image: sitk.Image, argument: str, kind: str = "image", name: str
                                    "image itself")
     if kind in ("mr", "ct") and float(values.max()) == float(values.min()):
         raise InputError(argument, f"{name} is constant ({float(values.min()):g} everywhere): give a real image")
-    if kind == "ct" and not looks_like_ct(values):
-        raise InputError(argument, f"{name} is not in Hounsfield units (no air near -1000 HU; it looks like an MR): "
-                                   "give a CT or synthetic CT")
-    if kind == "mr" and looks_like_ct(values):
-        raise InputError(argument, f"{name} looks like a CT (air near -1000 HU): give the MR")
+    if kind in ("mr", "ct"):
+        check_kind(image, values, argument, kind, name, declared, override)
+
+
+def check_kind(image: sitk.Image, values: np.ndarray, argument: str, kind: str, name: str,
+               declared: str | None, override: str) -> None:
+    """Refuse an image whose kind is decisively another than ``kind``; warn in one line when undecided."""
+    from .image_kind import image_kind
+
+    if declared is not None:
+        if declared != kind:
+            raise InputError(argument, f"{name} is said to be {declared.upper()} ({override} {declared}), and "
+                                       f"this step needs {'an MR' if kind == 'mr' else 'a CT'}")
+        return
+    evidence = image_kind(image, values)
+    if evidence.kind == kind:
+        return
+    if kind == "ct" and evidence.decisive:
+        raise InputError(argument, f"{name} is not a CT in Hounsfield units ({evidence.why}): give a CT or "
+                                   f"synthetic CT; if it is one, say so: {override} ct")
+    if kind == "mr" and evidence.decisive:
+        raise InputError(argument, f"{name} looks like a CT ({evidence.why}): give the MR; if it is "
+                                   f"one, say so: {override} mr")
+    if kind == "ct" or "-1000" in evidence.why:
+        log.warning("%s: cannot tell whether %s is %s (%s); going on as %s (say so to silence this: %s %s)", argument, name,
+                    "a CT in HU" if kind == "ct" else "an MR", evidence.why, kind.upper(), override, kind)
 
 
 def physical_box(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +230,20 @@ def check_overlap(image: sitk.Image, other: sitk.Image, argument: str, other_nam
 # ---------------------------------------------------------------------------------------------- outputs
 
 
+def writable_folder(folder: Path, argument: str) -> None:
+    """Refuse a folder in which no file can be made. Permission bits do not tell (root passes
+    ``os.access`` under ``/proc`` and on read-only mounts), so a hidden empty file is made and removed."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".spinemrtoct-probe-")
+    except OSError as exc:
+        raise InputError(argument, f"folder {folder} cannot be written ({exc.strerror or exc}): choose a folder "
+                                   "you can write to") from exc
+    os.close(fd)
+    os.unlink(probe)
+
+
 def output_path(path: str | os.PathLike | None, argument: str, inputs: Iterable[str | os.PathLike | None] = (),
                 overwrite_folder: bool = False) -> Path:
     """``path`` as a Path when it can be written: its folder exists and is writable, it is no folder
@@ -220,8 +257,7 @@ def output_path(path: str | os.PathLike | None, argument: str, inputs: Iterable[
             raise InputError(argument, f"{above} is a file, not a folder: choose another place for {p.name}")
     if not parent.is_dir():
         raise InputError(argument, f"folder {parent} does not exist: create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(argument, f"folder {parent} cannot be written: choose a folder you can write to")
+    writable_folder(parent, argument)
     if p.is_dir() and not overwrite_folder:
         raise InputError(argument, f"{p} is a folder: give a file name")
     for i in filter(None, inputs):  # the same path, or another name of the same file
@@ -230,18 +266,24 @@ def output_path(path: str | os.PathLike | None, argument: str, inputs: Iterable[
     return p
 
 
-def output_folder(path: str | os.PathLike | None, argument: str) -> Path:
-    """``path`` as a Path when it is, or can become, a folder to write into."""
+def output_folder(path: str | os.PathLike | None, argument: str, parents: bool = False) -> Path:
+    """``path`` as a Path when it is, or can become, a folder to write into (with ``parents``, the folders
+    above it may be missing too: the nearest one that exists must be writable)."""
     if path is None or not str(path).strip():
         raise InputError(argument, "no output folder given")
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise InputError(argument, f"{p} is a file: give a folder")
     if p.is_dir():
-        if not os.access(p, os.W_OK | os.X_OK):
-            raise InputError(argument, f"folder {p} cannot be written: choose a folder you can write to")
+        writable_folder(p, argument)
         return p
-    output_path(p, argument)
+    if not parents:
+        output_path(p, argument)
+        return p
+    above = next(a for a in p.absolute().parents if a.exists())
+    if not above.is_dir():
+        raise InputError(argument, f"{above} is a file, not a folder: choose another place for {p.name}")
+    writable_folder(above, argument)
     return p
 
 

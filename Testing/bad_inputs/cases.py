@@ -37,8 +37,12 @@ MARKUPS_FAULTS = {
 OUTPUT_FAULTS = {  # {SUFFIX}: the file type the option writes
     "{NO_FOLDER_DIR}/o{SUFFIX}": "does not exist",
     "{FILE}/o{SUFFIX}": "is a file, not a folder",
+    "{FILE}/sub/o{SUFFIX}": "is a file, not a folder",
+    "/proc/o{SUFFIX}": "cannot be written",  # root passes os.access there: only a write tells
+    "/sys/o{SUFFIX}": "cannot be written",
     "{DIR}": "is a folder",
 }
+FOLDER_FAULTS = [("{FILE}", "is a file"), ("{FILE}/sub", "is a file, not a folder"), ("/proc/out", "cannot be written")]
 
 
 def _image_cases(command: str, base: list[str], flag: str, kinds: dict[str, str]) -> list[Case]:
@@ -72,7 +76,7 @@ def _output_cases(command: str, base: list[str], flag: str, inputs: list[str], s
             argv[argv.index(flag) + 1] = value
         else:
             argv += [flag, value]
-        label = value.split("}")[0].strip("{").lower()
+        label = value.replace("{SUFFIX}", "").replace(suffix, "").strip("/{}").replace("}", "").lower()
         cases.append((f"{command} {flag} {label}", "bad output", argv, needle))
     return cases
 
@@ -89,8 +93,9 @@ def _option_cases(command: str, base: list[str], options: list[tuple[str, str, s
     return cases
 
 
-MR_KINDS = {"LABELS": "label map", "CT": "looks like a CT", "CONSTANT": "constant"}
-CT_KINDS = {"LABELS": "label map", "MR": "not in Hounsfield units", "CONSTANT": "constant"}
+MR_KINDS = {"LABELS": "label map", "CT": "looks like a CT", "CT_CROP": "looks like a CT", "SCT": "looks like a CT",
+            "CONSTANT": "constant"}
+CT_KINDS = {"LABELS": "label map", "MR": "not a CT in Hounsfield units", "CONSTANT": "constant"}
 LABEL_KINDS = {"MR": "no label map", "CT": "no label map"}
 
 
@@ -181,7 +186,8 @@ def phantom_cases() -> list[Case]:
         ("--mr-spacing", "a,b,c", "--mr-spacing"), ("--mr-spacing", "0.01,0.01,0.01", "--mr-spacing"),
         ("--levels", "L9", "--levels"), ("--extra-contrasts", "flair", "--extra-contrasts"),
         ("--figure", "{OUT}", ".png"), ("--figure", "{FILE}/f.png", "is a file, not a folder"),
-        ("--out", "{FILE}", "is a file"), ("--split", "dev", "invalid choice"),
+        ("--figure", "/proc/f.png", "cannot be written"), ("--split", "dev", "invalid choice"),
+        *(("--out", value, needle) for value, needle in FOLDER_FAULTS), ("--out", "/proc/out/sub", "cannot be written"),
     ])
     return cases
 
@@ -205,7 +211,7 @@ def manifest_cases() -> list[Case]:
     cases = _option_cases("register", base, [
         ("--manifest", "{MANIFEST_EMPTY}", "no rows"), ("--manifest", "{MANIFEST_MISSING_FILE}", "does not exist"),
         ("--manifest", "{MANIFEST_NO_LM}", "ct_landmarks"), ("--manifest", "{MISSING}", "does not exist"),
-        ("--out", "{FILE}", "is a file"), ("--spacing", "0", "--spacing"), ("--spacing", "-1", "--spacing"),
+        *(("--out", value, needle) for value, needle in FOLDER_FAULTS), ("--spacing", "0", "--spacing"), ("--spacing", "-1", "--spacing"),
         ("--spacing", "nan", "--spacing"),
     ])
     return [(f"register manifest {c[0].removeprefix('register ')}", *c[1:]) for c in cases]
@@ -225,9 +231,11 @@ def other_cases() -> list[Case]:
     return _option_cases("bench", ["bench"], [
         ("--budget-minutes", "0", "--budget-minutes"), ("--budget-minutes", "-5", "--budget-minutes"),
         ("--steps", "0", "steps"), ("--json", "{FILE}/b.json", "is a file, not a folder"),
-        ("--json", "{NO_FOLDER_DIR}/b.json", "does not exist"), ("--parts", "gpu", "invalid choice"),
+        ("--json", "{NO_FOLDER_DIR}/b.json", "does not exist"), ("--json", "/proc/b.json", "cannot be written"),
+        ("--parts", "gpu", "invalid choice"),
     ]) + _option_cases("demo", ["demo", "--out", "{OUTDIR}"], [
-        ("--steps", "0", "steps"), ("--out", "{FILE}", "is a file"), ("--model", "no-such-model", "unknown model"),
+        ("--steps", "0", "steps"), ("--model", "no-such-model", "unknown model"),
+        *(("--out", value, needle) for value, needle in FOLDER_FAULTS),
     ]) + serve_cases() + [("no command", "bad option", [], "required"), ("unknown command", "bad option", ["frobnicate"], "invalid choice"),
           ("translate without input", "bad option", ["translate", "--output", "{OUT}"], "required")]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from SpineCoreLib.image_kind import mark_kind
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
 
@@ -118,6 +119,24 @@ def bad_configs(root: Path, case_dir: Path) -> dict[str, str]:
     return out
 
 
+def spine_crop(image: sitk.Image, labels: sitk.Image, margin: int = 3) -> sitk.Image:
+    """``image`` cut to the box of the vertebra ``labels`` (same grid) and ``margin`` voxels: no air in view."""
+    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(labels))
+    lo = [max(int(a.min()) - margin, 0) for a in (i, j, k)]
+    hi = [min(int(a.max()) + margin + 1, n) for a, n in zip((i, j, k), image.GetSize(), strict=True)]
+    return image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+
+
+def ct_like_mrs(root: Path, ct: sitk.Image, ct_seg: sitk.Image, mr: sitk.Image) -> dict[str, str]:
+    """What must be refused where an MR is read: a CT cut to the spine (no air, yet fat, muscle and bone
+    at their HU), and an image marked as a synthetic CT by the project whose values alone decide nothing."""
+    crop = spine_crop(ct, ct_seg)
+    assert float(sitk.GetArrayViewFromImage(crop).min()) > -900, "the crop must hold no air"
+    marked = sitk.Cast(mr, sitk.sitkFloat32) - 300.0  # values below 0, no HU anchors
+    mark_kind(marked, "ct", "synthetic CT")
+    return {"CT_CROP": _write(crop, root / "ct_spine_crop.nii.gz"), "SCT": _write(marked, root / "marked_sct.nrrd")}
+
+
 def make_world(root: Path) -> dict[str, str]:
     """Every ``{NAME}`` of the corpus: good inputs, bad inputs, places to write."""
     case = generate_case(root, "sub-bad", 3, PhantomOptions(levels=["L2", "L3", "L4"], ct_spacing=3.0,
@@ -132,6 +151,8 @@ def make_world(root: Path) -> dict[str, str]:
     bad.mkdir()
     world.update(bad_images(bad, sitk.ReadImage(world["MR"])))
     world.update(bad_markups(bad, Path(world["MR_LM"])))
+    world.update(ct_like_mrs(bad, sitk.ReadImage(world["CT_OWN"]), sitk.ReadImage(world["CT_SEG"]),
+                             sitk.ReadImage(world["MR"])))
     far = sitk.ReadImage(world["CT"])
     far.SetOrigin([o + 2000.0 for o in far.GetOrigin()])
     world["CT_FAR"] = _write(far, bad / "ct_far.nii.gz")

@@ -16,6 +16,7 @@ import slicer
 import vtk
 
 from SpineCoreLib.levels import ID_LEVELS
+from SpineCoreLib.mrml.checks import KIND_ATTRIBUTE
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image
 from SpineCoreLib.segmentation.terminology import terminology_entry
 
@@ -26,6 +27,7 @@ CT_WINDOW, CT_LEVEL = 1800.0, 400.0
 def add_ct_volume(scene: Any, image: sitk.Image, name: str) -> Any:
     """A scalar volume in HU with a bone window (not the auto window, which the air dominates)."""
     node = add_volume_node_from_image(scene, image, name)
+    node.SetAttribute(KIND_ATTRIBUTE, "ct")  # the next step reads it as a CT, air in view or not
     display = node.GetDisplayNode()
     if display is not None:
         display.SetAutoWindowLevel(False)

@@ -1,5 +1,6 @@
 """Checks on the nodes a Logic method is given, before it changes anything: the right node class, image
-data present and of the expected kind (``SpineCoreLib.validation``). Each refusal is one
+data present and of the expected kind (``SpineCoreLib.validation``; a volume's ``SpineMRtoCT.kind``
+attribute says what it is where the voxels alone cannot). Each refusal is one
 ``InputError`` (a ValueError) naming the argument."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import SimpleITK as sitk
 from ..validation import InputError, check_image
 from .volumes import sitk_image_from_volume_node
 
+KIND_ATTRIBUTE = "SpineMRtoCT.kind"  # ct or mr: set on the project's own result volumes, or by a user who knows
 KINDS = {
     "points": ("vtkMRMLMarkupsFiducialNode", "a point list"),
     "volume": ("vtkMRMLScalarVolumeNode", "a scalar volume"),
@@ -42,5 +44,7 @@ def volume_image(node: Any, argument: str, kind: str = "image", required: bool =
     if node.GetImageData() is None:
         raise InputError(argument, f"{node.GetName()} has no image data")
     image = sitk_image_from_volume_node(node)
-    check_image(image, argument, kind, node.GetName())
+    declared = (node.GetAttribute(KIND_ATTRIBUTE) or "").lower() or None
+    check_image(image, argument, kind, node.GetName(), declared if kind in ("ct", "mr") else None,
+                f"the node attribute {KIND_ATTRIBUTE} =")
     return image
