@@ -208,6 +208,21 @@ def test_wrong_sha256_leaves_nothing(env, server, tmp_path):
     assert _cache_entries(home) == []
 
 
+@pytest.mark.parametrize("fault", ["missing", "wrong sha256", "not a zip"])
+def test_failed_download_leaves_no_folder(env, server, tmp_path, fault):
+    """Nothing of a failed download stays: not the archive, not the cache folder, not the home folder."""
+    home, _ = env
+    www, base, _ = server
+    _, sha = make_zip(make_model(tmp_path / "src"), www / "model.zip")
+    (www / "junk.zip").write_bytes(b"not a zip archive")
+    url, expected = {"missing": (f"{base}/missing.zip", sha), "wrong sha256": (f"{base}/model.zip", "0" * 64),
+                     "not a zip": (f"{base}/junk.zip", hashlib.sha256(b"not a zip archive").hexdigest())}[fault]
+    assert not home.exists()
+    with pytest.raises(ModelError):
+        registry.resolve(url, sha256=expected)
+    assert not home.exists(), sorted(p.name for p in home.rglob("*"))
+
+
 def test_zip_slip_is_refused(env, server, tmp_path):
     home, _ = env
     www, base, _ = server

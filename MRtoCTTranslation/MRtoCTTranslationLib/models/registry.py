@@ -18,6 +18,7 @@ never holds half a model. A cached archive is never downloaded again. No Slicer 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -266,10 +267,12 @@ def fetch_archive(url: str, sha256: str | None, progress: DownloadProgress | Non
         return hit
 
     cache = cache_dir()
+    made = [d for d in (cache, *cache.parents) if not d.exists()]  # removed again if nothing is installed
     cache.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     archive = cache / f".download-{tag}.zip"
     staging = cache / f".extract-{tag}"
+    installed = False
     try:
         digest = _download(url, archive, progress, timeout, chunk)
         if digest != sha256:
@@ -287,10 +290,15 @@ def fetch_archive(url: str, sha256: str | None, progress: DownloadProgress | Non
         except OSError:
             if cached_model(sha256) is None:  # not a concurrent install of the same archive
                 raise
+        installed = True
         return final
     finally:
         archive.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
+        if not installed:
+            for d in made:  # innermost first; a folder something else wrote into stays
+                with contextlib.suppress(OSError):
+                    d.rmdir()
 
 
 def _download(url: str, dest: Path, progress: DownloadProgress | None, timeout: float, chunk: int) -> str:
