@@ -95,9 +95,10 @@ def judge(values: np.ndarray) -> KindEvidence:
     tissues = in_range and a["fat"] >= 0.02 and fat_mode and a["soft"] >= 0.10
     if tissues and a["air"] >= 0.02 and a["body"] >= 0.5:
         return KindEvidence("ct", True, "air near -1000 HU, fat near -100 HU and soft tissue near 40 HU")
-    muscle = a["soft_peak"] >= 0.10 and 20 <= a["soft_peak_at"] <= 70
-    mr_background = a["darkest"] > 0.02 and not muscle
-    if tissues and a["bone"] >= 0.002 and a["body"] >= 0.8 and not mr_background:
+    muscle = a["soft_peak"] >= 0.10 and 20 <= a["soft_peak_at"] <= 70  # a narrow mode at muscle's HU
+    no_background = a["darkest"] <= 0.02  # an MR's background would pile up at its lowest values
+    spread = (a["body"] >= 0.8 and no_background) or (muscle and a["body"] >= 0.6)  # a tight crop is mostly bone
+    if tissues and a["bone"] >= 0.002 and spread:
         return KindEvidence("ct", True, "fat near -100 HU, soft tissue near 40 HU and bone above 300 HU")
     if a["air"] >= 0.02:
         return KindEvidence(None, False, "values near -1000 HU as in a CT's air, but no fat and soft tissue "
