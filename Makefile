@@ -26,6 +26,7 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.runtime-installed
 	touch $@
 
 demo: $(VENV)/.runtime-installed
+	mkdir -p $(DEMO_OUT)
 	$(VENV)/bin/mrtoct phantom --out $(DEMO_OUT)/phantom --cases 1 --seed 0 --overwrite \
 		--figure $(DEMO_OUT)/phantom_figure.png
 	$(VENV)/bin/mrtoct demo --out $(DEMO_OUT)/pipeline
