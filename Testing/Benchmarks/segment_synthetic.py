@@ -4,7 +4,8 @@ Dice against the phantom's truth, side by side, per vertebra and on average.
 
 Run from the repository root: ``python Testing/Benchmarks/segment_synthetic.py [--cases 4] [--seed 900]``.
 The cases are made with the test split's seeds, which no bundled model trained on; the caudal level is the
-phantom's (L5), as a user who knows the lowest lumbar vertebra in view would give it.
+most caudal vertebra the image holds whole (L5, or S1 where the field of view takes in the whole
+sacral body), as a user who reads the scan gives it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,27 @@ from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import report
 from MRtoCTTranslationLib.translator import load_model, translate_image
 from SpineCoreLib.evaluation.dice import segmentation_metrics
+from SpineCoreLib.levels import ID_LEVELS
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 from SpineCoreLib.segmentation import segment_vertebrae
 
 
+def caudal_level(truth: sitk.Image) -> str:
+    """The most caudal level whose vertebral body the image holds whole: the anterior 40 % of its label
+    (the body; the arch and processes lie behind it) touches no cranial or caudal face of the image.
+    What a user who reads the scan gives as ``--caudal-level`` (see ``segmentation/ordering.py``)."""
+    labels = sitk.GetArrayFromImage(sitk.DICOMOrient(truth, "LPS"))  # axis 0 runs up, axis 1 to posterior
+    whole = []
+    for v in (int(v) for v in np.unique(labels) if int(v) in ID_LEVELS):
+        k, j, _ = np.nonzero(labels == v)
+        body = j <= np.percentile(j, 40)
+        if k[body].min() > 0 and k[body].max() < labels.shape[0] - 1:
+            whole.append((float(k.mean()), v))
+    return ID_LEVELS[min(whole)[1]]  # the lowest along the patient's axis
+
+
 def score(image: sitk.Image, truth: sitk.Image) -> dict:
-    labels = segment_vertebrae(image, "builtin", caudal_level="L5")
+    labels = segment_vertebrae(image, "builtin", caudal_level=caudal_level(truth))
     return segmentation_metrics(sitk.GetArrayFromImage(labels), sitk.GetArrayFromImage(truth))
 
 
