@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = (ROOT / "SpineCore" / "SpineCoreLib",
             ROOT / "SpineLandmarkRegistration" / "SpineLandmarkRegistrationLib",
             ROOT / "MRtoCTTranslation" / "MRtoCTTranslationLib",
-            ROOT / "MRtoCTTranslation" / "mrtoct")
+            ROOT / "mrtoct")
 # What each package may import besides itself; anything else is an arrow back up or sideways.
 ALLOWED = {
     "SpineCoreLib": set(),

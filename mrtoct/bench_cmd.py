@@ -8,7 +8,7 @@ from MRtoCTTranslationLib.options import TranslationOptions
 from SpineCoreLib.atomic_io import write_json
 from SpineCoreLib.validation import output_path
 
-from .bench import BUDGET_S, PARTS
+from .bench_parts import BUDGET_S, PARTS
 from .errors import CLIError, check_model, validated
 from .precision_option import add_precision_option
 

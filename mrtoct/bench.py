@@ -38,8 +38,9 @@ import torch
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.precision import Precision, choose_precision
 
+from .bench_parts import BUDGET_S, PARTS
+
 FP32 = Precision("fp32", "cpu", "fp32", True, "the reference")
-BUDGET_S = 600.0
 GOAL_S = {"fp32": 60.0, "reduced": 30.0}  # the demo case at 1 mm: fp32 on AVX2, or native bf16
 SPINE_GOAL_MB = 2048.0
 BENCH_MODEL = "ddim3d-1mm"  # the goals are set at 1 mm, the seed study's resolution
@@ -159,7 +160,6 @@ def _child_json(func: str, *args: object) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-PARTS = ("denoiser", "translate", "monai", "spine")
 
 
 @dataclass
