@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test quick lint bench clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ test: $(VENV)/.test-installed browser
 	$(PY) -m ruff check .
 	@$(PY) -c "from MRtoCTTranslationLib.precision import report; print('this machine:', report())"
 	$(PY) -m pytest -q --durations=15
+
+# The fast loop while developing (under two minutes): lint, then every test not marked slow (those that
+# translate, train, serve or open a browser run in `make test`).
+quick: $(VENV)/.test-installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.runtime-installed
 	$(PY) Testing/Benchmarks/bench_phantom.py

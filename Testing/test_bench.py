@@ -12,6 +12,8 @@ from mrtoct.bench import PARTS, _goal, conv_throughput, denoiser_flops, run_benc
 from mrtoct.main import main
 from MRtoCTTranslationLib.precision import CPUFeatures, Precision
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 
 class _OneConv(torch.nn.Module):
     """A denoiser-shaped module (x_t, condition, t) whose FLOPs are known: one 3x3x3 convolution."""

@@ -4,6 +4,7 @@ match or beat the 2 mm model's in bone MAE and vertebra Dice, and it translates 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 from conftest import load_bundled_model
 
@@ -12,6 +13,8 @@ from MRtoCTTranslationLib.precision import choose_precision
 from SpineCoreLib.metrics import body_mask
 from SpineCoreLib.orientation import canonical, model_grid, to_grid
 from SpineCoreLib.phantom import PhantomOptions, generate_case
+
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
 
 
 def test_card_carries_held_out_metrics_on_the_mr_grid_against_the_2mm_model():

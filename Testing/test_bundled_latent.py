@@ -14,6 +14,8 @@ from MRtoCTTranslationLib.translator import translate_image
 from SpineCoreLib.metrics import body_mask, mae
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 NAME = "latent3d-multitarget"
 MR_TARGETS = ("T1w", "T2w", "PDw", "STIR")
 

@@ -14,6 +14,8 @@ from MRtoCTTranslationLib.precision import choose_precision
 from SpineCoreLib.metrics import body_mask
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 FP32 = choose_precision("fp32", "cpu")
 @pytest.fixture(scope="module")
 def model():

@@ -18,6 +18,8 @@ from MRtoCTTranslationLib.diffusion.cut import PatchProjector, ResnetGenerator, 
 from MRtoCTTranslationLib.training.unpaired import unpaired_rows, write_unpaired_manifest
 from SpineCoreLib.manifest import read_manifest, write_manifest
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 
 def test_patch_nce_matches_the_hand_computed_value():
     """Two output patches q against two input patches k at temperature 0.5: row 0 scores 1.2 for its own

@@ -274,6 +274,7 @@ def test_demo_segments_and_scores_the_phantom_and_draws_five_panels(case, tmp_pa
     assert width > 3.5 * height  # five panels side by side (four would be 16 x 5.2 inches)
 
 
+@pytest.mark.slow
 def test_demo_command_records_its_steps_and_precision(tmp_path, capsys):
     from mrtoct.main import main
 

@@ -18,6 +18,8 @@ from good_inputs.world import make_world, spine_crop
 from mrtoct.main import main
 from SpineCoreLib.image_kind import marked_kind
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 CASES = all_cases()
 
 

@@ -31,6 +31,8 @@ from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.results import Cancelled
 from SpineCoreLib.phantom import PhantomOptions, generate_cohort
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 MODALITIES = {"ct": "ct_mrworld", "t1w": "mr_t1w", "t2w": "mr_t2w", "pdw": "mr_pdw", "stir": "mr_stir"}
 TINY_AE = AutoencoderConfig(channels=(4, 8, 8), latent_channels=4, num_res_blocks=1, norm_num_groups=2)
 TINY_SPADE = SpadeConfig(widths=(8,), hidden=8)

@@ -15,6 +15,8 @@ import SimpleITK as sitk
 
 from SpineCoreLib.markups_io import Landmark, LandmarkSet, write_markups_json
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 MODULES = ("SpineLandmarkRegistration", "MRtoCTTranslation")
 
 

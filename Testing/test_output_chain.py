@@ -18,6 +18,8 @@ from mrtoct.main import main
 from SpineCoreLib.image_kind import judge, marked_kind
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 REAL_MR = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "sct_t2_lumbar.nii.gz"
 
 

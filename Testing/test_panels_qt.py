@@ -18,6 +18,8 @@ import pytest
 from SpineCoreLib.mrml.case_nodes import load_case_nodes
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 MODULES = ("SpineLandmarkRegistration", "MRtoCTTranslation")
 
 

@@ -5,6 +5,7 @@ translating a padded phantom MR with and without it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 from conftest import load_bundled_model
 
@@ -12,6 +13,8 @@ from MRtoCTTranslationLib.models.registry import default_model_name
 from MRtoCTTranslationLib.options import TranslationOptions
 from MRtoCTTranslationLib.region import Region, body_mask, spine_region
 from MRtoCTTranslationLib.translator import translate_image
+
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
 
 
 def _image(arr: np.ndarray, spacing: float = 2.0) -> sitk.Image:

@@ -27,6 +27,8 @@ from MRtoCTTranslationLib.diffusion.syndiff import (
 from MRtoCTTranslationLib.results import Cancelled
 from MRtoCTTranslationLib.training.unpaired import write_unpaired_manifest
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 
 def test_noise_levels_and_posterior_match_the_hand_computed_values():
     """Four steps: alpha_bar_i = exp(-9.95 s^2 - 0.1 s) at s = i/4; the posterior of x_{i-1} given x_i and x0

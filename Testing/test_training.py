@@ -16,6 +16,8 @@ from conftest import tiny_cohort
 
 from mrtoct.main import main
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 TINY = {"channels": [4, 8], "norm_num_groups": 2, "num_res_blocks": 1}
 
 

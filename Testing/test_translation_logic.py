@@ -19,6 +19,8 @@ from MRtoCTTranslationLib.results import Cancelled
 from SpineCoreLib.levels import ID_LEVELS
 from SpineCoreLib.phantom import PhantomOptions, generate_case
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 
 @pytest.fixture(scope="module")
 def case_dir(tmp_path_factory) -> Path:

@@ -29,6 +29,8 @@ import SimpleITK as sitk
 
 from SpineCoreLib.markups_io import read_markups_json
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 CLICKS = [(-70, -90), (-70, 10), (40, -90), (40, 30)]  # px from the view's centre: four corners of a quad
 

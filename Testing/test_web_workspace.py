@@ -14,6 +14,8 @@ from mrtoct.web.workspace import Workspace
 from MRtoCTTranslationLib.options import TranslationOptions
 from SpineCoreLib.markups_io import read_markups_json
 
+pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
+
 
 @pytest.fixture
 def workspace(headless_slicer, mrml_scene, tmp_path) -> Workspace:

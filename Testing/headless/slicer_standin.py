@@ -27,7 +27,8 @@
   (instantiable, subclassable, every attribute and call gives another dummy): enough to import
   and define classes, nothing behaves like Qt.
 * ``slicer.util``: ``delayDisplay``, ``infoDisplay``, ``warningDisplay``, ``errorDisplay`` and
-  ``showStatusMessage`` log instead of opening dialogs; ``tryWithErrorDisplay`` re-raises
+  ``showStatusMessage`` log instead of opening dialogs; ``getModuleLogic(name)`` makes the module's
+  Logic (Slicer returns its widget's, which the widget's ``setup`` made the same way); ``tryWithErrorDisplay`` re-raises
   without a dialog or wait cursor (as Slicer does when testing is enabled).
 
 ``slicer.app`` is deliberately not provided: Logic code must not need it.
@@ -342,4 +343,17 @@ def install() -> types.ModuleType:
     slicer.util.warningDisplay = _log_display(logging.WARNING)
     slicer.util.errorDisplay = _log_display(logging.ERROR)
     slicer.util.tryWithErrorDisplay = _try_with_error_display
+    slicer.util.getModuleLogic = _get_module_logic
     return slicer
+
+
+def _get_module_logic(module: str) -> Any:
+    """The Logic of a scripted module by name. Slicer 5.10 returns its widget's ``logic``, making the
+    widget if needed (``Base/Python/slicer/util.py`` 1361-1384, branch 5.10); without a GUI this makes
+    the ``<module>Logic`` the widget's ``setup`` makes. Like Slicer, an unknown module raises."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), f"{module}Logic")()
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(f"Could not find module widget representation with name '{module}'") from exc
