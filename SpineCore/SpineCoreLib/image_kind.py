@@ -85,7 +85,7 @@ def hu_anchors(values: np.ndarray) -> dict[str, float]:
 
 def judge(values: np.ndarray) -> KindEvidence:
     """The kind that the voxel values alone decide, or an undecided verdict that says what was seen.
-    Thresholds: see docs/validation.md (real CTs and MRs, and 2,520 offset and scaled MRs)."""
+    How the thresholds were measured: docs/validation.md."""
     v = np.asarray(values)
     if float(v.min()) >= 0:
         return KindEvidence("mr", True, "no value below 0, so no fat or air in HU")
@@ -93,7 +93,7 @@ def judge(values: np.ndarray) -> KindEvidence:
     fat_mode = a["fat_core"] > 1.5 * a["fat_rim"]  # fat is a mode or a shoulder near -100 HU, not a tail
     in_range = a["p001"] >= PADDING_HU and a["p999"] <= 4000
     tissues = in_range and a["fat"] >= 0.02 and fat_mode and a["soft"] >= 0.10
-    if tissues and a["air"] >= 0.02 and a["body"] >= 0.5:
+    if tissues and a["air"] >= 0.02 and a["body"] >= 0.5 and a["bone"] <= 0.15:  # a body is not mostly bone
         return KindEvidence("ct", True, "air near -1000 HU, fat near -100 HU and soft tissue near 40 HU")
     muscle = a["soft_peak"] >= 0.10 and 20 <= a["soft_peak_at"] <= 70  # a narrow mode at muscle's HU
     no_background = a["darkest"] <= 0.02  # an MR's background would pile up at its lowest values
