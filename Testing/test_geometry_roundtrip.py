@@ -165,3 +165,22 @@ def test_ras_point_maps_to_the_index_itk_computes(mrml_scene: Any, oblique_image
     node.GetRASToIJKMatrix(m)
     mrml = m.MultiplyPoint((*point_ras, 1.0))[:3]
     np.testing.assert_allclose(mrml, itk, atol=1e-9)
+
+
+def test_crop_to_labels_keeps_each_voxel_where_it_was():
+    from SpineCoreLib.resample import crop_to_labels
+
+    image = sitk.GetImageFromArray(np.arange(6 * 7 * 8, dtype=np.int16).reshape(6, 7, 8))
+    image.SetSpacing((0.5, 1.0, 2.0))
+    image.SetOrigin((10.0, -5.0, 3.0))
+    image.SetDirection((0, 0, 1, 1, 0, 0, 0, 1, 0))
+    labels = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    labels.CopyInformation(image)
+    labels[3, 2, 4] = 1  # (i, j, k)
+    labels[5, 4, 4] = 1
+    crop = crop_to_labels(image, labels, margin=1)
+    assert crop.GetSize() == (5, 5, 3)  # i 2..6, j 1..5, k 3..5
+    assert crop.GetOrigin() == pytest.approx(image.TransformIndexToPhysicalPoint((2, 1, 3)))
+    assert crop[1, 1, 1] == image[3, 2, 4] and crop.GetDirection() == image.GetDirection()
+    with pytest.raises(ValueError, match="empty"):
+        crop_to_labels(image, labels * 0)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from good_inputs.cases import all_cases
-from good_inputs.world import make_world, spine_crop
+from good_inputs.world import make_world
 
 from mrtoct.main import main
 from SpineCoreLib.image_kind import marked_kind
+from SpineCoreLib.resample import crop_to_labels
 
 pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
 
@@ -52,7 +53,7 @@ def world(tmp_path_factory) -> dict[str, str]:
     assert marked_kind(sct) == "ct"  # the project's synthetic CT says what it is
     plain = sitk.GetImageFromArray(sitk.GetArrayFromImage(sct))  # the mark dropped, as another tool would
     plain.CopyInformation(sct)
-    crop = spine_crop(plain, sitk.ReadImage(w["MR_SEG"]), margin=1)
+    crop = crop_to_labels(plain, sitk.ReadImage(w["MR_SEG"]), margin=1)
     assert float(sitk.GetArrayViewFromImage(crop).min()) > -900, "the plain crop must hold no air"
     sitk.WriteImage(crop, w["SCT_PLAIN_CROP"])
     return w

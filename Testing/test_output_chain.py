@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from good_inputs.world import spine_crop
 
 from mrtoct.main import main
 from SpineCoreLib.image_kind import judge, marked_kind
 from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.resample import crop_to_labels
 
 pytestmark = pytest.mark.slow  # `make quick` leaves it out: it translates, trains or serves
 
@@ -35,13 +35,13 @@ def no_air_case(tmp_path_factory) -> dict[str, Path]:
     out.mkdir()
     files = {"mr": out / "mr.nii.gz", "mr_seg": out / "mr_seg.nii.gz", "ct": out / "ct.nii.gz", "ct_seg": out / "ct_seg.nii.gz",
              "mr_landmarks": folder / "mr_landmarks.mrk.json"}
-    sitk.WriteImage(spine_crop(sitk.ReadImage(str(folder / "mr_t2w.nii.gz")), mr_seg, 2), str(files["mr"]))
-    sitk.WriteImage(spine_crop(mr_seg, mr_seg, 2), str(files["mr_seg"]))
+    sitk.WriteImage(crop_to_labels(sitk.ReadImage(str(folder / "mr_t2w.nii.gz")), mr_seg, 2), str(files["mr"]))
+    sitk.WriteImage(crop_to_labels(mr_seg, mr_seg, 2), str(files["mr_seg"]))
     ct_seg = sitk.ReadImage(str(folder / "ct_mrworld_seg.nii.gz"))
-    ct = spine_crop(sitk.ReadImage(str(folder / "ct_mrworld.nii.gz")), ct_seg, 2)
+    ct = crop_to_labels(sitk.ReadImage(str(folder / "ct_mrworld.nii.gz")), ct_seg, 2)
     assert float(sitk.GetArrayViewFromImage(ct).min()) > -900, "the reference CT must hold no air"
     sitk.WriteImage(ct, str(files["ct"]))
-    sitk.WriteImage(spine_crop(ct_seg, ct_seg, 2), str(files["ct_seg"]))
+    sitk.WriteImage(crop_to_labels(ct_seg, ct_seg, 2), str(files["ct_seg"]))
     return files
 
 

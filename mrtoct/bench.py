@@ -43,7 +43,7 @@ from .bench_parts import BUDGET_S, PARTS
 FP32 = Precision("fp32", "cpu", "fp32", True, "the reference")
 GOAL_S = {"fp32": 60.0, "reduced": 30.0}  # the demo case at 1 mm: fp32 on AVX2, or native bf16
 SPINE_GOAL_MB = 2048.0
-BENCH_MODEL = "ddim3d-1mm"  # the goals are set at 1 mm, the seed study's resolution
+BENCH_MODEL = "ddim3d-1mm"  # the goals are set at 1 mm, Graf et al.'s (2023) resolution
 CATEGORIES = (("convolutions", ("conv",)), ("normalisation and activation", ("group_norm", "silu")),
               ("attention", ("attention", "softmax", "bmm")))
 

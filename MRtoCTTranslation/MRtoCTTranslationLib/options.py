@@ -28,7 +28,7 @@ class TranslationOptions:
     model: str = ""  # a model name, folder or URL; empty: the default model
     target: str = "CT"  # output modality; latent models offer several (their card's targets)
     steps: int | None = None  # sampling steps; None: the model card's default
-    eta: float = 0.0  # DDIM stochasticity: 0 deterministic, 1 the seed study's stochastic setting
+    eta: float = 0.0  # DDIM stochasticity: 0 deterministic, 1 Graf et al.'s (2023) stochastic setting
     seed: int = 0
     samples: int = 1  # samples averaged; more than one also gives a voxel-wise standard deviation
     device: str = "auto"  # auto (CUDA when available), cpu or cuda

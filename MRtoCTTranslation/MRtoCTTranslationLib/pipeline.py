@@ -2,8 +2,9 @@
 vertebra segmentation of the synthetic CT, and metrics against a reference CT when there is one.
 
 This is the computation behind the module's one click and ``Logic.process``: plain SimpleITK
-images in and out, no Slicer, so it runs in a worker thread while the GUI stays responsive. It
-checks the cancel flag between stages and at every DDIM step; a cancel raises ``Cancelled``.
+images in and out, no Slicer, so it runs in the translation's child process (``child/run.py``) while
+Slicer's GUI stays responsive. It checks the cancel flag between stages and at every DDIM step; a
+cancel raises ``Cancelled``.
 """
 
 from __future__ import annotations

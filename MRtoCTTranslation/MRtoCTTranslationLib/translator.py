@@ -2,7 +2,7 @@
 geometry back.
 
 The MR is put on the model grid (canonical orientation, isotropic model spacing: finer than a
-thick-slice MR, as in the seed study), sampled by the model (``image_models`` and ``latent``: one
+thick-slice MR, as in Graf et al. 2023), sampled by the model (``image_models`` and ``latent``: one
 interface, so nothing here depends on the kind of model), mapped back to HU (or MR units for an MR
 target) and resampled onto the input's exact grid. K samples give a mean and a voxel-wise standard
 deviation.

@@ -94,3 +94,14 @@ def crop_grid(grid: Grid, box: tuple[slice, slice, slice]) -> Grid:
     size = (box[2].stop - box[2].start, box[1].stop - box[1].start, box[0].stop - box[0].start)
     origin = grid.index_to_ras(start)
     return Grid(size, grid.spacing, tuple(float(v) for v in origin), grid.direction)
+
+
+def crop_to_labels(image: sitk.Image, labels: sitk.Image, margin: int = 3) -> sitk.Image:
+    """``image`` cut to the box of the non-zero ``labels`` (on the same grid) and ``margin`` voxels: a field
+    of view around the spine alone, as a lumbar crop or a tight reconstruction gives it."""
+    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(labels))
+    if k.size == 0:
+        raise ValueError("the label image is empty: there is no box to cut to")
+    lo = [max(int(a.min()) - margin, 0) for a in (i, j, k)]
+    hi = [min(int(a.max()) + margin + 1, n) for a, n in zip((i, j, k), image.GetSize(), strict=True)]
+    return image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]

@@ -3,7 +3,7 @@
 Each returns the 4x4 matrix that maps ``moving`` points onto ``fixed`` points (RAS).
 Rigid and similarity follow Umeyama (IEEE TPAMI 13(4), 1991), the SVD form of Horn's
 closed-form absolute orientation (JOSA A 4(4), 1987) that SimpleITK's
-LandmarkBasedTransformInitializer also solves; the seed study (Graf et al., Eur Radiol Exp
+LandmarkBasedTransformInitializer also solves; Graf et al. (Eur Radiol Exp
 2023) registers MR and CT with this rigid fit on two landmarks per vertebra.
 """
 

@@ -58,7 +58,7 @@ def rigid_rms(fixed: np.ndarray, moving: np.ndarray) -> float:
 
 
 def conditioning_warnings(matched: MatchedLandmarks, sv: np.ndarray, mode: str = "rigid") -> list[str]:
-    """The seed study's reason to place two points per vertebra, when the set shows the problem."""
+    """Graf et al.'s (2023) reason to place two points per vertebra, when the set shows the problem."""
     out = []
     per_level: dict[str, int] = {}
     for lv in matched.levels:

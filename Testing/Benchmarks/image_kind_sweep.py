@@ -18,17 +18,11 @@ import SimpleITK as sitk
 
 from SpineCoreLib.image_kind import judge
 from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.resample import crop_to_labels
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 SCALES = (0.25, 0.5, 1, 2, 4, 8)  # peak = 1000 x scale
 OFFSETS = range(-1500, 0, 25)
-
-
-def spine_crop(image: sitk.Image, labels: sitk.Image, margin: int) -> np.ndarray:
-    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(labels))
-    a = sitk.GetArrayFromImage(image)
-    return a[max(k.min() - margin, 0):k.max() + margin + 1, max(j.min() - margin, 0):j.max() + margin + 1,
-             max(i.min() - margin, 0):i.max() + margin + 1]
 
 
 def images(tptbox: Path | None, tmp: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -48,7 +42,7 @@ def images(tptbox: Path | None, tmp: Path) -> tuple[dict[str, np.ndarray], dict[
         ct, seg = sitk.ReadImage(str(case / "ct.nii.gz")), sitk.ReadImage(str(case / "ct_seg.nii.gz"))
         cts[f"phantom CT {spacing:g} mm"] = sitk.GetArrayFromImage(ct)
         for margin in (0, 3, 8):
-            cts[f"phantom CT {spacing:g} mm cut to the spine +{margin}"] = spine_crop(ct, seg, margin)
+            cts[f"phantom CT {spacing:g} mm cut to the spine +{margin}"] = sitk.GetArrayFromImage(crop_to_labels(ct, seg, margin))
         mrs |= {f"phantom {c} {seed}": read(case / f"mr_{c}.nii.gz") for c in ("t2w", "t1w")}
     return cts, mrs
 

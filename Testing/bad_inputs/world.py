@@ -12,6 +12,7 @@ import SimpleITK as sitk
 
 from SpineCoreLib.image_kind import mark_kind
 from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.resample import crop_to_labels
 
 
 def _write(image: sitk.Image, path: Path) -> str:
@@ -119,18 +120,10 @@ def bad_configs(root: Path, case_dir: Path) -> dict[str, str]:
     return out
 
 
-def spine_crop(image: sitk.Image, labels: sitk.Image, margin: int = 3) -> sitk.Image:
-    """``image`` cut to the box of the vertebra ``labels`` (same grid) and ``margin`` voxels: no air in view."""
-    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(labels))
-    lo = [max(int(a.min()) - margin, 0) for a in (i, j, k)]
-    hi = [min(int(a.max()) + margin + 1, n) for a, n in zip((i, j, k), image.GetSize(), strict=True)]
-    return image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-
-
 def ct_like_mrs(root: Path, ct: sitk.Image, ct_seg: sitk.Image, mr: sitk.Image) -> dict[str, str]:
     """What must be refused where an MR is read: a CT cut to the spine (no air, yet fat, muscle and bone
     at their HU), and an image marked as a synthetic CT by the project whose values alone decide nothing."""
-    crop = spine_crop(ct, ct_seg)
+    crop = crop_to_labels(ct, ct_seg)
     assert float(sitk.GetArrayViewFromImage(crop).min()) > -900, "the crop must hold no air"
     marked = sitk.Cast(mr, sitk.sitkFloat32) - 300.0  # values below 0, no HU anchors
     mark_kind(marked, "ct", "synthetic CT")

@@ -15,6 +15,7 @@ import SimpleITK as sitk
 
 from SpineCoreLib.markups_io import landmarks_csv_text, read_markups_json
 from SpineCoreLib.phantom import PhantomOptions, generate_case
+from SpineCoreLib.resample import crop_to_labels
 
 # NIfTI-1 header fields (byte offsets of the standard): scl_slope, scl_inter, qform_code, sform_code
 SCL_SLOPE, SCL_INTER, QFORM_CODE, SFORM_CODE = 112, 116, 252, 254
@@ -35,14 +36,6 @@ def patch_nifti(path: Path, fields: dict[int, tuple[str, float]]) -> str:
     with opener(path, "wb") as f:
         f.write(bytes(data))
     return str(path)
-
-
-def spine_crop(image: sitk.Image, labels: sitk.Image, margin: int = 3) -> sitk.Image:
-    """``image`` cut to the box of the vertebra ``labels`` (same grid) and ``margin`` voxels: no air in view."""
-    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(labels))
-    lo = [max(int(a.min()) - margin, 0) for a in (i, j, k)]
-    hi = [min(int(a.max()) + margin + 1, n) for a, n in zip((i, j, k), image.GetSize(), strict=True)]
-    return image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
 
 
 def _values(image: sitk.Image, f: Callable[[np.ndarray], np.ndarray]) -> sitk.Image:
@@ -97,7 +90,7 @@ def mr_variants(root: Path, mr: sitk.Image) -> dict[str, str]:
 
 def ct_variants(root: Path, ct: sitk.Image, ct_seg: sitk.Image) -> dict[str, str]:
     """CT volumes as scanners, converters and other tools write them (always in HU once read)."""
-    crop = spine_crop(ct, ct_seg)
+    crop = crop_to_labels(ct, ct_seg)
     assert float(sitk.GetArrayViewFromImage(crop).min()) > -900, "the crop must hold no air"
     stored = sitk.Cast(_values(ct, lambda a: a + 1024), sitk.sitkUInt16)  # DICOM-style stored values
     _write(stored, root / "ct_u16_rescaled.nii")

@@ -8,7 +8,7 @@ the input: the generator's own encoder embeds input and output, a small MLP per 
 sampled locations, and an InfoNCE loss (temperature 0.07) asks every output patch to pick its input
 patch out of the other patches of the same image. A least-squares adversarial loss against real CT
 (unconditional PatchGAN) makes the output look like CT, and the same NCE on a real CT passed through
-the generator (identity) keeps it from changing what is already CT. The seed study's settings: 32
+the generator (identity) keeps it from changing what is already CT. Graf et al.'s (2023) settings: 32
 channels, 6 residual blocks.
 """
 

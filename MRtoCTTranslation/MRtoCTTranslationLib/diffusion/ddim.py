@@ -3,7 +3,7 @@
 Unlike MONAI's inferer it reports progress and checks for cancellation at every step, starts at
 the last training timestep (T-1) with evenly spaced steps down to 0, and clips the predicted
 image only to the valid intensity range of the target modality (never to [-1, 1]). eta = 0 is
-deterministic; eta = 1 is the seed study's stochastic setting.
+deterministic; eta = 1 is Graf et al.'s (2023) stochastic setting.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Pix2Pix baselines in 2D and 3D (Isola et al., CVPR 2017): a U-Net generator and a conditional
 PatchGAN, least-squares adversarial loss (Mao et al., ICCV 2017) plus L1, optionally SSIM, as the
-seed study's baseline used them (Graf et al. 2023).
+baseline of Graf et al. (2023) used them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The cosine noise schedule and conversions between what a denoiser can predict.
 
-Cosine schedule of Nichol & Dhariwal (ICML 2021), as in the seed study (Graf et al., Eur Radiol
+Cosine schedule of Nichol & Dhariwal (ICML 2021), as in Graf et al. (Eur Radiol
 Exp 2023): T = 1000, s = 0.008, betas clipped at 0.999. A denoiser predicts the clean image
 x0 ("image" mode, the paper's best), the noise eps ("noise" mode) or v = sqrt(a) eps - sqrt(1-a)
 x0 ("v" mode, Salimans & Ho, ICLR 2022).

@@ -1,5 +1,5 @@
-"""Exponential moving average of a network's weights, used for sampling (the seed study kept
-an EMA but sampled with the raw weights; we sample with the average, as intended)."""
+"""Exponential moving average of a network's weights, used for sampling. Graf et al. (2023) kept
+an EMA but sampled with the raw weights; this project samples with the average, as intended."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Vertebra Dice as in the seed study: strict per level, shift-tolerant per level, and binary.
+"""Vertebra Dice as in Graf et al. (2023): strict per level, shift-tolerant per level, and binary.
 
-Strict: the predicted label must be the reference's level. Shift-tolerant (the seed study's
+Strict: the predicted label must be the reference's level. Shift-tolerant (Graf et al.'s (2023)
 protocol): the best Dice over predicted labels shifted by 0 or one level either way, and by two
 levels when that is still below 0.5, so a vertebra found but misnamed is not scored as missed.
 Shifts count along the spine's level order (T12 -> L1 is one step, although their IDs 19 and 20
