@@ -166,3 +166,11 @@ def test_the_listing_shows_training_data_and_a_phantom_warning(capsys):
     row = next(r for r in rows if r.startswith("ddim3d-default"))
     assert "synthetic 28" in row and "(on phantom test cohort test8, first 4 cases)" in row
     assert "not patient results: not for clinical use" in out
+
+
+def test_every_kind_is_named_once_and_has_its_inference_class():
+    from MRtoCTTranslationLib.diffusion.config import KINDS as NETWORK_KINDS
+    from MRtoCTTranslationLib.image_models import CLASSES
+    from MRtoCTTranslationLib.models.card import KINDS
+
+    assert set(CLASSES) == set(NETWORK_KINDS) and KINDS == (*NETWORK_KINDS, "latent")

@@ -195,13 +195,13 @@ class SynDiffModel(ImageModel):
         return volume(x0)
 
 
-KINDS: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel, "cut": Pix2PixModel,
-                                      "syndiff": SynDiffModel}
+CLASSES: dict[str, type[ImageModel]] = {"diffusion": DiffusionModel, "pix2pix": Pix2PixModel, "cut": Pix2PixModel,
+                                        "syndiff": SynDiffModel}  # one per kind of ``diffusion.config.KINDS``
 
 
 def image_model(folder: Path, card: ModelCard, cfg: NetworkConfig, net: torch.nn.Module, mr_map: MRMapping,
                 ct_map: CTMapping, schedule: CosineSchedule, spacing: float, device: torch.device) -> ImageModel:
     """The model class of the network's kind around a built network."""
-    if cfg.kind not in KINDS:
-        raise ValueError(f"unknown model kind {cfg.kind!r}: one of {sorted(KINDS)}")
-    return KINDS[cfg.kind](folder, card, cfg, net, mr_map, ct_map, schedule, spacing, device)
+    if cfg.kind not in CLASSES:
+        raise ValueError(f"unknown model kind {cfg.kind!r}: one of {sorted(CLASSES)}")
+    return CLASSES[cfg.kind](folder, card, cfg, net, mr_map, ct_map, schedule, spacing, device)

@@ -23,10 +23,12 @@ import numpy as np
 from SpineCoreLib.atomic_io import write_json
 from SpineCoreLib.validation import coerce_fields
 
+from ..diffusion.config import KINDS as NETWORK_KINDS
+
 CARD = "model.json"
 WEIGHTS = "model.safetensors"
 SCHEMA_VERSION = 3
-KINDS = ("diffusion", "pix2pix", "cut", "syndiff", "latent")
+KINDS = (*NETWORK_KINDS, "latent")  # the image-space kinds, and the latent diffusion model
 ONE_PASS = ("pix2pix", "cut")  # generators: no steps, no prediction mode
 JSON_ORDER = ("schema_version", "name", "description", "training_data", "intended_use", "architecture", "diffusion", "input_modality", "input_contrasts",
               "output_modality", "targets", "default_target", "spacing_mm", "orientation", "intensity", "training",
