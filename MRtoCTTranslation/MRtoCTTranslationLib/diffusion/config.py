@@ -37,7 +37,7 @@ class NetworkConfig:
     @classmethod
     def from_json(cls, d: dict, where: str = "network") -> NetworkConfig:
         """From a card or config section; ValueError naming an unknown key or a value of the wrong type."""
-        from SpineCoreLib.validation import coerce_fields
+        from SpineCoreLib.typed_fields import coerce_fields
 
         if not isinstance(d, dict):
             raise ValueError(f"{where}: needs a mapping of keys to values, got {type(d).__name__} {d!r}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from SpineCoreLib.intensity import CTMapping
-from SpineCoreLib.validation import coerce_fields
+from SpineCoreLib.typed_fields import coerce_fields
 
 from ..training.config import RunConfig, check_keys, decayed_lr, read_yaml
 from .architecture import AutoencoderConfig, LatentArchitecture, SpadeConfig, UNetConfig

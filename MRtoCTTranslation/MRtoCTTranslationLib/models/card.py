@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from SpineCoreLib.atomic_io import write_json
-from SpineCoreLib.validation import coerce_fields
+from SpineCoreLib.typed_fields import coerce_fields
 
 from ..diffusion.config import KINDS as NETWORK_KINDS
 

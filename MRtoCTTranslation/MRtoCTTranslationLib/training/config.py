@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from SpineCoreLib.validation import coerce_fields
+from SpineCoreLib.typed_fields import coerce_fields
 
 from ..diffusion.networks import NetworkConfig
 from .realism import MRRealism

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from SpineCoreLib.intensity import MRMapping
-from SpineCoreLib.validation import coerce_fields
+from SpineCoreLib.typed_fields import coerce_fields
 
 
 @dataclass(frozen=True)
