@@ -154,7 +154,8 @@ def make_world(root: Path) -> dict[str, str]:
     world = {k: str(folder / v) for k, v in names.items()}
     variants = root / "variants"
     variants.mkdir()
-    world.update(mr_variants(variants, sitk.ReadImage(world["MR"])))
+    mr = crop_to_labels(sitk.ReadImage(world["MR"]), sitk.ReadImage(str(folder / "mr_seg.nii.gz")), 4)
+    world.update(mr_variants(variants, mr))  # cut to the spine: each translation has less to sample
     world.update(ct_variants(variants, sitk.ReadImage(world["CT_OWN"]), sitk.ReadImage(world["CT_SEG"])))
     world.update({f"MR_{k}": v for k, v in markups_variants(variants, Path(world["MR_LM"])).items()})
     world.update({f"CT_{k}": v for k, v in markups_variants(variants, Path(world["CT_LM"])).items()})
