@@ -16,7 +16,12 @@ from SpineCoreLib.markups_io import LandmarkSet
 from SpineCoreLib.mrml.checks import node_of
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import grid_from_volume_node
-from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
+from SpineLandmarkRegistrationLib.mrml import (
+    landmark_placement,
+    live_registration,
+    residual_table,
+    transform_nodes,
+)
 
 #
 # SpineLandmarkRegistration
@@ -257,19 +262,19 @@ class SpineLandmarkRegistrationWidget(ScriptedLoadableModuleWidget, VTKObservati
         """Status grid (levels x body/spinous x fixed/moving/residual) and the RMS/warnings label."""
         if tableNode is None:
             return
-        rows = rn.level_status(tableNode)
+        rows = residual_table.level_status(tableNode)
         table = self.ui.statusTableWidget
         table.setRowCount(len(rows))
         table.setVerticalHeaderLabels([level for level, _cells in rows])
         for r, (_level, cells) in enumerate(rows):
             for c, (kind, part) in enumerate(self.STATUS_COLUMNS):
                 table.setItem(r, c, qt.QTableWidgetItem(cells[kind][part]))
-        rms = tableNode.GetAttribute(rn.ATTR + "rms_mm") or ""
-        warnings = tableNode.GetAttribute(rn.ATTR + "warnings") or ""
+        rms = tableNode.GetAttribute(transform_nodes.ATTR + "rms_mm") or ""
+        warnings = tableNode.GetAttribute(transform_nodes.ATTR + "warnings") or ""
         if error:
             text = _("Not updated: {error}").format(error=error)
         elif rms:
-            text = _("RMS {rms:.2f} mm ({mode})").format(rms=float(rms), mode=tableNode.GetAttribute(rn.ATTR + "mode"))
+            text = _("RMS {rms:.2f} mm ({mode})").format(rms=float(rms), mode=tableNode.GetAttribute(transform_nodes.ATTR + "mode"))
         else:
             text = ""
         if warnings and not error:
@@ -361,7 +366,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         Annotators then click "place" repeatedly and each click fills the next named point.
         Raises ValueError for a level range that cannot be read.
         """
-        return rn.create_landmark_node(slicer.mrmlScene, levelRange, name)
+        return landmark_placement.create_landmark_node(slicer.mrmlScene, levelRange, name)
 
     def landmarkSet(self, node: vtkMRMLMarkupsFiducialNode, argument: str = "landmarks") -> LandmarkSet:
         """The node's points as named RAS landmarks (None where not placed yet)."""
@@ -369,11 +374,11 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
 
     def placeNext(self, node: vtkMRMLMarkupsFiducialNode):
         """Turn on place mode for the first unplaced point of ``node``; its index, or None if all are placed."""
-        return rn.start_placing_next(slicer.modules.markups.logic(), node_of(node, "node", "points"))
+        return landmark_placement.start_placing_next(slicer.modules.markups.logic(), node_of(node, "node", "points"))
 
     def lockLandmarks(self, node: vtkMRMLMarkupsFiducialNode, labels, locked: bool = True) -> list:
         """Lock (reviewed) points by label; ValueError for labels the list lacks."""
-        return rn.lock_points(node_of(node, "node", "points"), labels, locked)
+        return landmark_placement.lock_points(node_of(node, "node", "points"), labels, locked)
 
     @staticmethod
     def _checkedNodes(fixedLandmarks, movingLandmarks, movingVolume, transformNode, fixedVolume) -> None:
@@ -403,8 +408,8 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         registration = register(self.landmarkSet(fixedLandmarks, "fixedLandmarks"),
                                 self.landmarkSet(movingLandmarks, "movingLandmarks"), mode, with_loo=withLeaveOneOut)
         domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
-        node = rn.update_transform_node(slicer.mrmlScene, registration, transformNode, domain)
-        self.residualTableNode = rn.write_residuals(registration, fixedLandmarks, movingLandmarks,
+        node = transform_nodes.update_transform_node(slicer.mrmlScene, registration, transformNode, domain)
+        self.residualTableNode = residual_table.write_residuals(registration, fixedLandmarks, movingLandmarks,
                                                     self.residualTableNode)
         if movingVolume is not None:
             movingVolume.SetAndObserveTransformNodeID(node.GetID())
@@ -423,7 +428,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         self._checkedNodes(fixedLandmarks, movingLandmarks, movingVolume, transformNode, fixedVolume)
         self.stopLiveRegistration()
         domain = grid_from_volume_node(fixedVolume) if fixedVolume is not None else None
-        live = rn.LiveRegistration(fixedLandmarks, movingLandmarks, mode, transformNode, self.residualTableNode,
+        live = live_registration.LiveRegistration(fixedLandmarks, movingLandmarks, mode, transformNode, self.residualTableNode,
                                    domain_grid=domain)
         if movingVolume is not None:
             live.set_preview_volume(movingVolume)
@@ -479,7 +484,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         node_of(movingVolume, "movingVolume", "volume")
         node_of(transformNode, "transformNode", "transform")
         name = name or slicer.mrmlScene.GenerateUniqueName(f"{movingVolume.GetName()}_registered")
-        return rn.harden_copy(slicer.mrmlScene, movingVolume, transformNode, name)
+        return transform_nodes.harden_copy(slicer.mrmlScene, movingVolume, transformNode, name)
 
     def exportPair(self, fixedVolume, movingVolume, transformNode_or_registration, outDir: str, subject: str,
                    spacing: float = None, fixedLabels=None, movingLabels=None, fixedKey: str = "mr_t2w"):
@@ -501,7 +506,7 @@ class SpineLandmarkRegistrationLogic(ScriptedLoadableModuleLogic):
         if isinstance(t, Registration):
             transform, extra = t.transform, t.report.to_json()
         else:
-            transform, extra = rn.core_transform_from_node(node_of(t, "transformNode_or_registration", "transform")), None
+            transform, extra = transform_nodes.core_transform_from_node(node_of(t, "transformNode_or_registration", "transform")), None
         if not str(subject).strip() or any(c in str(subject) for c in "/\\:"):
             raise InputError("subject", f"{subject!r} is no folder name: use letters, digits, '-' and '_'")
         if spacing is not None and not 0.1 <= spacing <= 10:

@@ -16,7 +16,12 @@ from SpineCoreLib.mrml.case_nodes import load_case_nodes
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import grid_from_volume_node
 from SpineCoreLib.phantom import PhantomOptions, generate_case
-from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
+from SpineLandmarkRegistrationLib.mrml import (
+    landmark_placement,
+    live_registration,
+    residual_table,
+    transform_nodes,
+)
 from SpineLandmarkRegistrationLib.register import register
 
 LEVELS = ["L2", "L3", "L4"]
@@ -54,8 +59,8 @@ def _matrix(node: Any) -> np.ndarray:
 def test_linear_node_displays_moving_landmarks_on_fixed_ones(mrml_scene, cases):
     nodes = load_case_nodes(mrml_scene, cases["rigid"])
     reg = _register(nodes, "rigid")
-    node = rn.update_transform_node(mrml_scene, reg)
-    assert node.IsA("vtkMRMLLinearTransformNode") and node.GetAttribute(rn.ATTR + "mode") == "rigid"
+    node = transform_nodes.update_transform_node(mrml_scene, reg)
+    assert node.IsA("vtkMRMLLinearTransformNode") and node.GetAttribute(transform_nodes.ATTR + "mode") == "rigid"
     np.testing.assert_allclose(_matrix(node), reg.transform.matrix, atol=1e-12)
 
     ct, mr = nodes["ct_landmarks"], nodes["mr_landmarks"]
@@ -65,13 +70,13 @@ def test_linear_node_displays_moving_landmarks_on_fixed_ones(mrml_scene, cases):
     assert set(shown) == set(fixed) == {f"{lv}-{k}" for lv in LEVELS for k in ("body", "spinous")}
     for label in fixed:
         np.testing.assert_allclose(shown[label], fixed[label], atol=1e-3)
-    moved = rn.transform_points_to_world(node, np.array([before[k] for k in fixed]))
+    moved = transform_nodes.transform_points_to_world(node, np.array([before[k] for k in fixed]))
     np.testing.assert_allclose(moved, np.array(list(fixed.values())), atol=1e-3)
 
     # the node is reused when its class fits, and replaced by a new one when it does not
-    assert rn.update_transform_node(mrml_scene, _register(nodes, "affine"), node) is node
+    assert transform_nodes.update_transform_node(mrml_scene, _register(nodes, "affine"), node) is node
     grid_node = mrml_scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "grid")
-    other = rn.update_transform_node(mrml_scene, reg, grid_node)
+    other = transform_nodes.update_transform_node(mrml_scene, reg, grid_node)
     assert other is not grid_node and other.IsA("vtkMRMLLinearTransformNode")
 
 
@@ -79,22 +84,22 @@ def test_piecewise_grid_node_agrees_with_the_core_transform(mrml_scene, cases):
     nodes = load_case_nodes(mrml_scene, cases["curved"])
     reg = _register(nodes, "piecewise", with_loo=False)
     domain = grid_from_volume_node(nodes["mr_t2w"])
-    node = rn.update_transform_node(mrml_scene, reg, domain_grid=domain)
+    node = transform_nodes.update_transform_node(mrml_scene, reg, domain_grid=domain)
     assert node.IsA("vtkMRMLGridTransformNode")
     moving, fixed = reg.matched.moving, reg.matched.fixed
     # moving points shown under the node (Slicer inverts the stored fixed->moving field) ...
-    shown = rn.transform_points_to_world(node, moving)
+    shown = transform_nodes.transform_points_to_world(node, moving)
     np.testing.assert_allclose(shown, reg.transform.moving_to_fixed(moving), atol=0.5)
     # ... and the resampling direction, which is what the field stores
-    np.testing.assert_allclose(rn.transform_points_from_world(node, fixed), reg.transform.fixed_to_moving(fixed),
+    np.testing.assert_allclose(transform_nodes.transform_points_from_world(node, fixed), reg.transform.fixed_to_moving(fixed),
                                atol=0.5)
     rigid_rms = _register(nodes, "rigid", with_loo=False).report.rms_mm
     piecewise_rms = float(np.sqrt(((shown - fixed) ** 2).sum(1).mean()))
     assert piecewise_rms < rigid_rms
     # the same node is refilled; a linear node passed for a piecewise fit is not
-    assert rn.update_transform_node(mrml_scene, reg, node, domain, spacing=6.0) is node
+    assert transform_nodes.update_transform_node(mrml_scene, reg, node, domain, spacing=6.0) is node
     linear = mrml_scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
-    assert rn.update_transform_node(mrml_scene, reg, linear, domain, spacing=6.0).IsA("vtkMRMLGridTransformNode")
+    assert transform_nodes.update_transform_node(mrml_scene, reg, linear, domain, spacing=6.0).IsA("vtkMRMLGridTransformNode")
 
 
 def test_residuals_go_into_descriptions_and_the_table(mrml_scene, cases):
@@ -104,21 +109,21 @@ def test_residuals_go_into_descriptions_and_the_table(mrml_scene, cases):
     mr.SetNthControlPointDescription(0, "checked by AB")  # a user's note is replaced by the residual
     mr.SetNthControlPointDescription(5, "keep me")  # not matched: left alone
     reg = _register(nodes, "rigid")
-    table = rn.write_residuals(reg, mr, ct)
-    rows = {r["label"]: r for r in rn.read_residual_table(table)}
-    assert [table.GetColumnName(c) for c in range(table.GetNumberOfColumns())] == list(rn.RESIDUAL_COLUMNS)
+    table = residual_table.write_residuals(reg, mr, ct)
+    rows = {r["label"]: r for r in residual_table.read_residual_table(table)}
+    assert [table.GetColumnName(c) for c in range(table.GetNumberOfColumns())] == list(residual_table.RESIDUAL_COLUMNS)
     assert rows["L4-spinous"]["status"] == "only fixed" and np.isnan(rows["L4-spinous"]["residual_mm"])
     for label, value in reg.report.residuals_mm.items():
         assert rows[label]["status"] == "matched"
         assert rows[label]["residual_mm"] == pytest.approx(value)
         assert rows[label]["loo_mm"] == pytest.approx(reg.report.loo_mm[label])
-    assert float(table.GetAttribute(rn.ATTR + "rms_mm")) == pytest.approx(reg.report.rms_mm, rel=1e-5)
+    assert float(table.GetAttribute(transform_nodes.ATTR + "rms_mm")) == pytest.approx(reg.report.rms_mm, rel=1e-5)
     first = mr.GetNthControlPointLabel(0)
     text = f"residual {reg.report.residuals_mm[first]:.2f} mm, leave-one-out {reg.report.loo_mm[first]:.2f} mm"
     assert mr.GetNthControlPointDescription(0) == ct.GetNthControlPointDescription(0) == text
     assert mr.GetNthControlPointDescription(5) == "keep me"
 
-    grid = dict(rn.level_status(table))
+    grid = dict(residual_table.level_status(table))
     assert list(grid) == LEVELS
     assert grid["L4"]["spinous"] == ("placed", "missing", "")
     assert grid["L2"]["body"][:2] == ("placed", "placed") and grid["L2"]["body"][2].endswith(" mm")
@@ -126,16 +131,16 @@ def test_residuals_go_into_descriptions_and_the_table(mrml_scene, cases):
     # without a registration (too few points) only statuses and the error are written; stale texts go
     for i in range(ct.GetNumberOfControlPoints()):
         ct.UnsetNthControlPointPosition(i)
-    rn.write_residuals(None, mr, ct, table, error="too few")
-    assert {r["status"] for r in rn.read_residual_table(table)} == {"only fixed"}
-    assert table.GetAttribute(rn.ATTR + "error") == "too few" and table.GetAttribute(rn.ATTR + "rms_mm") == ""
+    residual_table.write_residuals(None, mr, ct, table, error="too few")
+    assert {r["status"] for r in residual_table.read_residual_table(table)} == {"only fixed"}
+    assert table.GetAttribute(transform_nodes.ATTR + "error") == "too few" and table.GetAttribute(transform_nodes.ATTR + "rms_mm") == ""
     assert mr.GetNthControlPointDescription(0) == "" and mr.GetNthControlPointDescription(5) == "keep me"
 
 
 def test_live_registration_follows_point_edits(mrml_scene, cases):
     nodes = load_case_nodes(mrml_scene, cases["rigid"])
     mr, ct, volume = nodes["mr_landmarks"], nodes["ct_landmarks"], nodes["ct"]
-    live = rn.LiveRegistration(mr, ct, "rigid")
+    live = live_registration.LiveRegistration(mr, ct, "rigid")
     calls = []
     live.updated.append(lambda lr: calls.append(None if lr.error else lr.registration.report.rms_mm))
     node = live.transform_node
@@ -149,7 +154,7 @@ def test_live_registration_follows_point_edits(mrml_scene, cases):
     moved_matrix = _matrix(node)
     np.testing.assert_allclose(moved_matrix, live.registration.transform.matrix, atol=1e-12)
     assert "residual" in ct.GetNthControlPointDescription(2)
-    assert float(live.table_node.GetAttribute(rn.ATTR + "rms_mm")) == pytest.approx(calls[0], rel=1e-5)
+    assert float(live.table_node.GetAttribute(transform_nodes.ATTR + "rms_mm")) == pytest.approx(calls[0], rel=1e-5)
     ct.SetNthControlPointDescription(0, "note")  # not a geometry change: no recomputation
     assert len(calls) == 1
 
@@ -163,7 +168,7 @@ def test_live_registration_follows_point_edits(mrml_scene, cases):
     assert live.error and "at least 3" in live.error and calls[-1] is None
     assert live.transform_node is node
     np.testing.assert_allclose(_matrix(node), last_good)
-    assert live.table_node.GetAttribute(rn.ATTR + "error") == live.error
+    assert live.table_node.GetAttribute(transform_nodes.ATTR + "error") == live.error
     for i, pos in original.items():  # placing them again recovers
         ct.SetNthControlPointPosition(i, *pos)
     assert live.error is None and live.registration.report.rms_mm == pytest.approx(calls[0])
@@ -180,7 +185,7 @@ def test_live_registration_follows_point_edits(mrml_scene, cases):
     assert volume.GetTransformNodeID() is None
     live.stop()
     ct_points = load_case_nodes(mrml_scene, cases["rigid"])["ct_landmarks"]
-    live2 = rn.LiveRegistration(mr, ct_points, "rigid")
+    live2 = live_registration.LiveRegistration(mr, ct_points, "rigid")
     live2.set_preview_volume(volume)
     first = live2.transform_node
     live2.set_mode("piecewise")
@@ -211,10 +216,10 @@ def test_harden_copy_leaves_the_input_volume_alone(mrml_scene, cases, mode):
 
     nodes = load_case_nodes(mrml_scene, cases["rigid"])
     volume = nodes["ct"]
-    node = rn.update_transform_node(mrml_scene, _register(nodes, mode, with_loo=False), spacing=6.0)
+    node = transform_nodes.update_transform_node(mrml_scene, _register(nodes, mode, with_loo=False), spacing=6.0)
     volume.SetAndObserveTransformNodeID(node.GetID())  # previewed under the transform, as in the module
     before = _volume_state(volume)
-    copy = rn.harden_copy(mrml_scene, volume, node, "ct_registered")
+    copy = transform_nodes.harden_copy(mrml_scene, volume, node, "ct_registered")
     after = _volume_state(volume)
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])
@@ -226,7 +231,7 @@ def test_harden_copy_leaves_the_input_volume_alone(mrml_scene, cases, mode):
         np.testing.assert_array_equal(voxels, before[0])
     # the copy now sits where the moving volume was displayed: the CT's centre maps onto the copy's
     centre = np.array(volume.GetImageData().GetDimensions()) / 2.0
-    shown = rn.transform_points_to_world(node, (before[1] @ np.append(centre, 1.0))[:3])
+    shown = transform_nodes.transform_points_to_world(node, (before[1] @ np.append(centre, 1.0))[:3])
     inside = np.linalg.inv(ijk_to_ras) @ np.append(shown, 1.0)
     assert np.all(inside[:3] > 0) and np.all(inside[:3] < np.array(copy.GetImageData().GetDimensions()))
     assert slicer.util.arrayFromVolume(copy).dtype == before[0].dtype
@@ -238,32 +243,32 @@ def test_lock_points_and_place_next(mrml_scene, headless_slicer):
 
     node = add_markups_node(mrml_scene, LandmarkSet([Landmark("L1-body", np.zeros(3)), Landmark("L1-spinous", None),
                                                      Landmark("L2-body", None)]), "points")
-    assert rn.lock_points(node, ["L1-body"]) == [0]
+    assert landmark_placement.lock_points(node, ["L1-body"]) == [0]
     assert [node.GetNthControlPointLocked(i) for i in range(3)] == [True, False, False]
     with pytest.raises(ValueError, match="L9-body"):
-        rn.lock_points(node, ["L1-spinous", "L9-body"])
+        landmark_placement.lock_points(node, ["L1-spinous", "L9-body"])
     assert not node.GetNthControlPointLocked(1)  # nothing changed on error
 
     logic = headless_slicer.logic("Markups")
-    assert rn.start_placing_next(logic, node) == 1
+    assert landmark_placement.start_placing_next(logic, node) == 1
     assert node.GetControlPointPlacementStartIndex() == 1
     assert logic.GetActiveListID() == node.GetID()
     interaction = mrml_scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
     assert interaction.GetCurrentInteractionMode() == interaction.Place
     node.SetNthControlPointPosition(1, 1.0, 2.0, 3.0)
     node.SetNthControlPointPosition(2, 1.0, 2.0, 9.0)
-    assert rn.start_placing_next(logic, node) is None
+    assert landmark_placement.start_placing_next(logic, node) is None
 
 
 def test_node_transform_matches_the_core_for_export(mrml_scene, cases):
     nodes = load_case_nodes(mrml_scene, cases["rigid"])
     reg = _register(nodes, "rigid", with_loo=False)
-    linear = rn.core_transform_from_node(rn.update_transform_node(mrml_scene, reg))
+    linear = transform_nodes.core_transform_from_node(transform_nodes.update_transform_node(mrml_scene, reg))
     np.testing.assert_allclose(linear.matrix, reg.transform.matrix, atol=1e-12)
     grid_reg = _register(nodes, "piecewise", with_loo=False)
     domain = grid_from_volume_node(nodes["mr_t2w"])
-    sampled = rn.core_transform_from_node(rn.update_transform_node(mrml_scene, grid_reg, domain_grid=domain))
-    assert isinstance(sampled, rn.NodeTransform)
+    sampled = transform_nodes.core_transform_from_node(transform_nodes.update_transform_node(mrml_scene, grid_reg, domain_grid=domain))
+    assert isinstance(sampled, transform_nodes.NodeTransform)
     fixed = grid_reg.matched.fixed
     itk = sampled.to_sitk(domain)
     lps = np.array([itk.TransformPoint(tuple(float(v) for v in p * [-1, -1, 1])) for p in fixed]) * [-1, -1, 1]
@@ -279,7 +284,7 @@ def test_logic_console_api(slicer_standin, mrml_scene, cases, tmp_path):
     node, report = logic.register(mr, ct, "rigid", movingVolume=volume)
     assert report.rms_mm < 1e-3 and set(report.loo_mm) == set(report.residuals_mm)
     assert volume.GetTransformNodeID() == node.GetID()
-    assert {r["status"] for r in rn.read_residual_table(logic.residualTableNode)} == {"matched"}
+    assert {r["status"] for r in residual_table.read_residual_table(logic.residualTableNode)} == {"matched"}
     with pytest.raises(ValueError, match="at least 3"):
         logic.register(mr, mrml_scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode"), "rigid")
 

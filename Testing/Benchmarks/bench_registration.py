@@ -93,7 +93,7 @@ def bench_live(quick: bool) -> None:
     from headless.scene import HeadlessSlicer
 
     from SpineCoreLib.mrml.markups import add_markups_node
-    from SpineLandmarkRegistrationLib.mrml.registration_nodes import LiveRegistration
+    from SpineLandmarkRegistrationLib.mrml.live_registration import LiveRegistration
 
     print("(b) live MRML preview: control point moved -> transform node and residual table updated", flush=True)
     hs = HeadlessSlicer()

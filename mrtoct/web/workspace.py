@@ -2,7 +2,7 @@
 shows what they return or the one-line message of what they raise (``ValueError``).
 
 Everything runs through the MRML layer the Slicer modules use (``SpineCoreLib.mrml``,
-``SpineLandmarkRegistrationLib.mrml.registration_nodes``, ``MRtoCTTranslationLib.mrml``): case loading,
+``SpineLandmarkRegistrationLib.mrml``, ``MRtoCTTranslationLib.mrml``): case loading,
 named unplaced point lists, "place next", lock, live registration with its residual table, and the
 synthesis job in a child process. Inputs are checked before anything is added to the scene; files the
 user loads are only read.
@@ -28,7 +28,7 @@ from SpineCoreLib.mrml.case_nodes import load_case_nodes, load_nodes
 from SpineCoreLib.mrml.markups import landmark_set_from_markups_node
 from SpineCoreLib.mrml.volumes import add_volume_node_from_image, grid_from_volume_node
 from SpineCoreLib.validation import image_file
-from SpineLandmarkRegistrationLib.mrml import registration_nodes as rn
+from SpineLandmarkRegistrationLib.mrml import landmark_placement, live_registration, residual_table
 
 log = logging.getLogger(__name__)
 ROLES = {"mr": "mr", "ct": "image"}  # what an uploaded image must be, by the role it is loaded as
@@ -132,7 +132,7 @@ class Workspace:
         """A named, unplaced point list ("L3-body", "L3-spinous", ...) for the MR or the CT."""
         if role not in ROLES:
             raise ValueError(f"role {role!r}: landmarks belong to the mr or the ct")
-        node = rn.create_landmark_node(self.scene, level_range, self.scene.GenerateUniqueName(f"{role.upper()}-landmarks"))
+        node = landmark_placement.create_landmark_node(self.scene, level_range, self.scene.GenerateUniqueName(f"{role.upper()}-landmarks"))
         self.nodes[f"{role}_landmarks"] = node
         return f"{node.GetName()}: {node.GetNumberOfControlPoints()} points to place"
 
@@ -141,7 +141,7 @@ class Workspace:
         node = self._required(f"{role}_landmarks", f"create the {role.upper()} landmarks first")
         if self.markups_logic is None:
             raise ValueError("placing by clicking needs the views")
-        index = rn.start_placing_next(self.markups_logic, node)
+        index = landmark_placement.start_placing_next(self.markups_logic, node)
         if index is not None and not node.GetAttribute(STOP_WHEN_PLACED):
             node.AddObserver(slicer.vtkMRMLMarkupsNode.PointPositionDefinedEvent, self._stop_when_placed)
             node.SetAttribute(STOP_WHEN_PLACED, "1")
@@ -150,7 +150,7 @@ class Workspace:
     def _stop_when_placed(self, node: Any, _event: str) -> None:
         """Leave place mode once a list's last named point is placed: a further click (or a drag to correct
         a point) must not add an unnamed point."""
-        if rn.first_unplaced_index(node) is None:
+        if landmark_placement.first_unplaced_index(node) is None:
             interaction = self.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
             if interaction is not None:
                 interaction.SetCurrentInteractionMode(slicer.vtkMRMLInteractionNode.ViewTransform)
@@ -161,7 +161,7 @@ class Workspace:
         defined = slicer.vtkMRMLMarkupsNode.PositionDefined
         placed = [node.GetNthControlPointLabel(i) for i in range(node.GetNumberOfControlPoints())
                   if node.GetNthControlPointPositionStatus(i) == defined]
-        rn.lock_points(node, placed)
+        landmark_placement.lock_points(node, placed)
         return f"locked {len(placed)} points"
 
     def start_registration(self, mode: str = "rigid") -> str:
@@ -170,7 +170,7 @@ class Workspace:
         moving = self._required("ct_landmarks", "create or load the CT landmarks first")
         if self.live is not None:
             self.live.stop()
-        self.live = rn.LiveRegistration(fixed, moving, mode)
+        self.live = live_registration.LiveRegistration(fixed, moving, mode)
         if self.nodes.get("ct") is not None:
             self.live.set_preview_volume(self.nodes["ct"])
         return self.registration_message()
@@ -186,7 +186,7 @@ class Workspace:
 
     def residual_rows(self) -> list[dict]:
         """The residual table's rows (level, kind, residual, ...), for the page."""
-        return rn.read_residual_table(self.live.table_node) if self.live is not None and self.live.table_node else []
+        return residual_table.read_residual_table(self.live.table_node) if self.live is not None and self.live.table_node else []
 
     # -- synthesis ------------------------------------------------------------------------------
     @staticmethod

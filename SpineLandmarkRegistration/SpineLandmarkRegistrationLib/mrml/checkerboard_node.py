@@ -15,7 +15,7 @@ from SpineCoreLib.mrml.volumes import array_from_volume_node, sitk_image_from_vo
 from SpineCoreLib.resample import resample, valid_mask
 
 from ..checkerboard import checkerboard, normalised, square_size
-from .registration_nodes import core_transform_from_node
+from .transform_nodes import core_transform_from_node
 
 log = logging.getLogger(__name__)
 
