@@ -55,7 +55,7 @@ quick: $(VENV)/.test-installed
 	$(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.runtime-installed
-	$(PY) Testing/Benchmarks/bench_phantom.py
+	$(PY) Testing/benchmarks/bench_phantom.py
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -16,8 +16,10 @@ TESTING_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTING_DIR.parent
 MODULE_DIRS = (REPO_ROOT / "SpineCore", REPO_ROOT / "SpineLandmarkRegistration", REPO_ROOT / "MRtoCTTranslation")
 
-if str(TESTING_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTING_DIR))  # for the `headless` package
+HELPERS = (TESTING_DIR / "harness", TESTING_DIR / "corpora")  # headless, qt_harness, cpu_kinds; the input corpora
+for _helper in HELPERS:
+    if str(_helper) not in sys.path:
+        sys.path.insert(0, str(_helper))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
 """Every bad input a user can bring to ``mrtoct`` is refused before any work: exit status 2, one line
 that names the argument and what to change, no traceback, nothing written, every input byte-identical.
-The corpus is in ``Testing/bad_inputs/cases.py``."""
+The corpus is in ``Testing/corpora/bad_inputs/cases.py``."""
 
 from __future__ import annotations
 

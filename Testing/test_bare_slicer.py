@@ -61,7 +61,7 @@ CHILD = textwrap.dedent('''
 
 
 def _run_bare(blocked: tuple[str, ...]) -> dict:
-    paths = [REPO / "Testing", REPO / "SpineCore", REPO / "SpineLandmarkRegistration", REPO / "MRtoCTTranslation"]
+    paths = [REPO / "Testing" / "harness", REPO / "SpineCore", REPO / "SpineLandmarkRegistration", REPO / "MRtoCTTranslation"]
     r = subprocess.run([sys.executable, "-c", CHILD, ",".join(blocked), "|".join(map(str, paths))],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -82,7 +82,7 @@ def test_modules_load_and_both_panels_build_without_torch():
 
 def test_the_blocker_blocks():
     r = subprocess.run([sys.executable, "-c", CHILD.replace("import SpineCore,", "import torch, SpineCore,"),
-                        "torch", str(REPO / "Testing")], capture_output=True, text=True, timeout=120)
+                        "torch", str(REPO / "Testing" / "harness")], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "torch is not installed in this Slicer" in r.stderr
 
 

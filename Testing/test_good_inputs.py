@@ -1,7 +1,7 @@
 """Every good input a user can bring to ``mrtoct`` is accepted and gives its output: other voxel types,
 offsets, orientations, formats and NIfTI header variants, CT crops without air, point lists in RAS or
 LPS with unplaced points, and the project's own outputs fed to the next step. The corpus is in
-``Testing/good_inputs/cases.py``; the chain that makes the project's outputs runs first, through the
+``Testing/corpora/good_inputs/cases.py``; the chain that makes the project's outputs runs first, through the
 same entry point (translate -> segment -> landmarks -> register -> evaluate)."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from MRtoCTTranslationLib.models.card import (
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = sorted(p.parent for p in (REPO / "Resources" / "Models").glob(f"*/{CARD}"))
-SCHEMA1 = Path(__file__).parent / "Data" / "model_card_schema1.json"
+SCHEMA1 = Path(__file__).parent / "data" / "model_card_schema1.json"
 
 
 @pytest.mark.parametrize("folder", BUNDLED, ids=[p.name for p in BUNDLED])

@@ -1,4 +1,4 @@
-"""Both panels built from their .ui files with real Qt (PyQt5 5.15, offscreen; Testing/qt_harness) and
+"""Both panels built from their .ui files with real Qt (PyQt5 5.15, offscreen; Testing/harness/qt_harness) and
 driven as a user would: bindings with Slicer's connector rules, the hand-synced model and target
 combos, Apply running a real child process with progress, Cancel, result nodes; placing, locking and
 auto-updated registration with the transform selector showing the result."""

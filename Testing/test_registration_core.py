@@ -167,7 +167,7 @@ def test_swapped_levels_swapped_kinds_and_an_outlier_are_detected(curved_cases):
         kinds = _rename(ct, {"L2-body": "L2-spinous", "L2-spinous": "L2-body"})
         rep = register(mr, kinds, "rigid").report
         assert rep.suggestions[0] == {**rep.suggestions[0], "kind": "swapped-body-spinous", "labels": ["L2"]}
-        # a point clicked 25 mm off (detection rates by size: Testing/Benchmarks/outliers_phantom.py)
+        # a point clicked 25 mm off (detection rates by size: Testing/benchmarks/outliers_phantom.py)
         shift = np.array([0.0, 15.0, 20.0])
         out = LandmarkSet([Landmark(lm.label, lm.position + (shift if lm.label == "L3-spinous" else 0))
                            for lm in ct.landmarks])

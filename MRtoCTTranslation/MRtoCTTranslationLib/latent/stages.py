@@ -3,7 +3,7 @@
 - ``autoencoder``: L1 reconstruction of source and target, KL, least-squares PatchGAN (Isola et al.
   2017; Mao et al. 2017) on the reconstructions, plus the SPADE generator's latent translation and
   cycle consistency, trained together (scaled by ``joint_spade_weight``: on this project's CPU
-  budget they slowed reconstruction, see Testing/Benchmarks/latent_demo_train.yaml). No
+  budget they slowed reconstruction, see Testing/configs/latent_demo_train.yaml). No
   perceptual loss (its pretrained backbones cannot be fetched offline).
 - ``spade``: the autoencoder frozen; latent translation L1 and cycle consistency.
 - ``diffusion``: autoencoder and SPADE frozen; the UNet's loss on the target latent (DDIM

@@ -45,7 +45,7 @@ class ModelError(ValueError):
 @dataclass(frozen=True)
 class InferenceDefaults:
     """How the model samples unless told otherwise. ``steps``: the fewest within 0.3 dB PSNR and 0.01 SSIM
-    of 20 steps on held-out cases (``Testing/Benchmarks/steps_curve.py``); ``window``: the training patch
+    of 20 steps on held-out cases (``Testing/benchmarks/steps_curve.py``); ``window``: the training patch
     (voxels; in-slice pixels for 2D, () = whole slices); ``target``: a latent model's default output."""
 
     steps: int = 20

@@ -3,7 +3,7 @@ reference count's, for every input and target measured.
 
 DDIM (Song et al., ICLR 2021) trades steps for quality, and how much quality a step buys differs by
 model: an image-predicting model is often as good at 8 steps as at 20. The default in each card
-comes from a measured curve (``Testing/Benchmarks/steps_curve.py``) rather than from habit. PSNR
+comes from a measured curve (``Testing/benchmarks/steps_curve.py``) rather than from habit. PSNR
 alone rewards a blurred mean-like answer, which few steps can give, so SSIM must hold too.
 """
 

@@ -1,7 +1,7 @@
 """Batched sliding windows side by side: the demo case (a phantom T2w MR, five lumbar levels at 2 mm)
 translated with 1, 2 and 4 windows per network call, in fp32 and in the precision ``auto`` takes.
 
-Run from the repository root: ``python Testing/Benchmarks/window_batch.py [--steps 8] [--repeats 2]``.
+Run from the repository root: ``python Testing/benchmarks/window_batch.py [--steps 8] [--repeats 2]``.
 Prints the CPU, the best time of the repeats for each setting, its ratio to one window a call, and the
 largest difference from it in HU (float rounding only).
 """

@@ -1,6 +1,6 @@
 """How often the quality report catches a misplaced landmark, and how often it cries wolf.
 
-Run: ``python Testing/Benchmarks/outliers_phantom.py [--cases N]``. On phantom cases with and
+Run: ``python Testing/benchmarks/outliers_phantom.py [--cases N]``. On phantom cases with and
 without a curvature change (landmark noise 1 mm per axis), every landmark in turn is moved by
 10, 15 and 25 mm in a random direction; a detection counts when the report's first suggestion
 names that landmark.

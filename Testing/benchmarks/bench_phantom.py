@@ -1,6 +1,6 @@
 """Benchmark: time to write one five-level lumbar phantom case, at two resolutions.
 
-Run: ``python Testing/Benchmarks/bench_phantom.py [--repeats N]``. Prints the median wall time
+Run: ``python Testing/benchmarks/bench_phantom.py [--repeats N]``. Prints the median wall time
 of ``generate_case`` (render, acquire and write every file) and the process's peak memory.
 The issue's goal: at most 10 s at 2 mm CT and 1x1x3 mm MR on the 2-core machine.
 """

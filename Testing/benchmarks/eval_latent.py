@@ -1,6 +1,6 @@
 """Held-out metrics of a multi-target latent model, per target, next to a single-target model.
 
-Run: ``python Testing/Benchmarks/eval_latent.py --manifest data/test8x/manifest.csv
+Run: ``python Testing/benchmarks/eval_latent.py --manifest data/test8x/manifest.csv
 --model latent3d-multitarget --compare ddim3d-default --cases 4 --steps 20 [--json out.json]
 [--write-card]`` on a test cohort made with ``--extra-contrasts pdw,stir``.
 

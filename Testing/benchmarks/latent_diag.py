@@ -1,7 +1,7 @@
 """Where a latent model loses accuracy, per target, on held-out cases: the autoencoder alone, SPADE
 alone, and the whole sampler, each scored against the real target image on the model grid.
 
-Run: ``python Testing/Benchmarks/latent_diag.py --model latent3d-multitarget
+Run: ``python Testing/benchmarks/latent_diag.py --model latent3d-multitarget
 --manifest data/test8x/manifest.csv --cases 4 --source t2w [--steps 20]``.
 
 - ``autoencoder``: decode(encode(real target)) -- the floor no translation can beat;

@@ -4,7 +4,7 @@ case (a phantom T2w MR, five lumbar levels), on a whole-spine phantom (C1-S1) an
 ``../shared/data/real/`` is there, on its public T2w lumbar MR (1 mm sagittal, a 257 mm AP field of
 view of which the spine takes about 90 mm), each translated with the default model at its card's steps.
 
-Run from the repository root: ``python Testing/Benchmarks/spine_region.py [--repeats 2] [--no-whole-spine]``.
+Run from the repository root: ``python Testing/benchmarks/spine_region.py [--repeats 2] [--no-whole-spine]``.
 Prints the CPU, the share of the model grid sampled, the best time of the repeats and its ratio to the
 whole field of view, and the MAE (HU) against the phantom's CT in the MR's world inside the body and
 inside the vertebrae, so that a saving that costs accuracy shows. The real MR has no CT: its line gives

@@ -1,6 +1,6 @@
 """Benchmark: landmark fits, the live MRML preview, and resampling a full CT onto MR grids.
 
-Run: ``python Testing/Benchmarks/bench_registration.py [--quick]``. Prints
+Run: ``python Testing/benchmarks/bench_registration.py [--quick]``. Prints
 
 (a) the time to fit 50 landmark pairs (25 levels, body + spinous), rigid and piecewise, with and
     without leave-one-out errors (median of repeats);
@@ -28,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 
 REPO = Path(__file__).resolve().parents[2]
-for sub in ("Testing", "SpineCore", "SpineLandmarkRegistration", "MRtoCTTranslation"):
+for sub in ("Testing/harness", "SpineCore", "SpineLandmarkRegistration", "MRtoCTTranslation"):
     if str(REPO / sub) not in sys.path:
         sys.path.insert(0, str(REPO / sub))
 

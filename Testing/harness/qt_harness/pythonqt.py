@@ -88,7 +88,7 @@ class PQ:
 
 def qt_module() -> types.ModuleType:
     """``qt`` as PythonQt offers it: Qt classes that build wrapped objects, enums and plain classes."""
-    mod = types.ModuleType("qt", "PythonQt-style view of PyQt5 (Testing/qt_harness/pythonqt.py)")
+    mod = types.ModuleType("qt", "PythonQt-style view of PyQt5 (Testing/harness/qt_harness/pythonqt.py)")
 
     def lookup(name: str) -> Any:
         for source in (QtWidgets, QtCore, QtGui):

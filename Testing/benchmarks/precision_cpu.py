@@ -1,6 +1,6 @@
 """How much bfloat16 autocast speeds up or slows down a 3D convolution, with and without native bf16.
 
-Run: ``python Testing/Benchmarks/precision_cpu.py [--channels 32] [--size 32]``.
+Run: ``python Testing/benchmarks/precision_cpu.py [--channels 32] [--size 32]``.
 
 Each setting runs in its own process, because oneDNN reads its ISA cap once: as this CPU is, with
 oneDNN capped at AVX-512 without BF16 (``ONEDNN_MAX_CPU_ISA=AVX512_CORE``, like a Skylake server),

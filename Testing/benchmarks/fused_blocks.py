@@ -1,6 +1,6 @@
 """The denoiser with MONAI's own block forwards against the fused inference forwards, side by side.
 
-Run from the repository root: ``python Testing/Benchmarks/fused_blocks.py [--models ddim3d-default
+Run from the repository root: ``python Testing/benchmarks/fused_blocks.py [--models ddim3d-default
 ddim3d-1mm] [--repeats 5]``. For each bundled model, on its card's window with the default number of
 windows a call, in fp32 and (where native) bf16 autocast: median time of a call with MONAI's forwards
 (channels-last weights, as before fusing), with the fused ones, their ratio, and the largest

@@ -2,7 +2,7 @@
 world) and on the synthetic CT of its MR (default model, its card's steps), strict and shift-tolerant
 Dice against the phantom's truth, side by side, per vertebra and on average.
 
-Run from the repository root: ``python Testing/Benchmarks/segment_synthetic.py [--cases 4] [--seed 900]``.
+Run from the repository root: ``python Testing/benchmarks/segment_synthetic.py [--cases 4] [--seed 900]``.
 The cases are made with the test split's seeds, which no bundled model trained on; the caudal level is the
 most caudal vertebra the image holds whole (L5, or S1 where the field of view takes in the whole
 sacral body), as a user who reads the scan gives it.

@@ -1,6 +1,6 @@
 """Target registration error of landmark registration on phantom cohorts.
 
-Run: ``python Testing/Benchmarks/tre_phantom.py [--cases N] [--noise MM] [--seed S]``.
+Run: ``python Testing/benchmarks/tre_phantom.py [--cases N] [--noise MM] [--seed S]``.
 For each case the CT landmarks are registered onto the MR landmarks (both perturbed by
 Gaussian noise of ``--noise`` mm per axis) with the rigid and the piecewise mode, and the error
 is measured on the held-out pedicle points (never used by the fit), with and without a

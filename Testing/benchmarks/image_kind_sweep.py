@@ -3,7 +3,7 @@
 to the spine, and the false 'CT' verdicts over MRs remapped as converters and pipelines store them (each
 MR scaled to a peak of 250..8000 and shifted by -1500..-25 in steps of 25).
 
-Run from the repository root: ``python Testing/Benchmarks/image_kind_sweep.py [--tptbox DIR]`` where DIR
+Run from the repository root: ``python Testing/benchmarks/image_kind_sweep.py [--tptbox DIR]`` where DIR
 holds ``TPTBox/tests/sample_ct`` and ``sample_mri`` (unpack the wheel from PyPI there).
 """
 

@@ -20,7 +20,7 @@
   decorated, and written into the node when a wrapper is made on it. Values are
   stored as Slicer stores them (``str(value)``, e.g. ``"20"``, ``"0.0"``, ``"True"``). Not
   supported: lists, tuples, dicts, unions of several types, ``@parameterPack``, ``isCached``.
-  ``connectGui``/``disconnectGui`` do nothing unless ``Testing/qt_harness`` is installed, which binds
+  ``connectGui``/``disconnectGui`` do nothing unless ``Testing/harness/qt_harness`` is installed, which binds
   real Qt widgets with Slicer 5.10's connector rules.
 * ``slicer.i18n``: ``tr`` and ``translate`` return the text unchanged.
 * ``qt`` and ``ctk`` modules in ``sys.modules`` in which every attribute is an inert dummy class
@@ -259,7 +259,7 @@ class _Field:
         return node.GetNodeReferenceID(self.name) is not None if self.is_node else node.HasParameter(self.name)
 
 
-GUI_BINDER: Any = None  # set by Testing/qt_harness: binds widgets as Slicer's connectors do
+GUI_BINDER: Any = None  # set by Testing/harness/qt_harness: binds widgets as Slicer's connectors do
 
 
 def parameterNodeWrapper(cls: type) -> type:

@@ -2,7 +2,7 @@
 binary Dice, per-vertebra Dice (strict and shift-tolerant), the levels found and named, and the time,
 for the column method (the default without landmarks) and the body-core method it replaced, side by side.
 
-Run from the repository root: ``python Testing/Benchmarks/segment_real.py [--phantom-cases 2]``. The real
+Run from the repository root: ``python Testing/benchmarks/segment_real.py [--phantom-cases 2]``. The real
 CTs are for development only; without that folder only the phantom cases are scored. On the real CT the
 reference is TotalSegmentator's prediction (not a manual label); per-vertebra Dice is reported for every
 level and the mean over the levels wholly inside the field of view. A crop of that CT to the slices of

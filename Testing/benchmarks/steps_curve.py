@@ -1,6 +1,6 @@
 """Quality against sampling steps for each bundled diffusion model, and the default steps it sets.
 
-Run: ``python Testing/Benchmarks/steps_curve.py --manifest data/test8x/manifest.csv --cases 4
+Run: ``python Testing/benchmarks/steps_curve.py --manifest data/test8x/manifest.csv --cases 4
 [--models ddim3d-default ...] [--json out.json] [--write-cards]`` (test cohort: ``mrtoct phantom --out
 data/test8x --cases 8 --seed 900 --extra-contrasts pdw,stir``).
 

@@ -3,7 +3,7 @@ matters, and what the built-in segmenter finds on a real CT.
 
 Uses the public scans in ``../shared/data/real/`` (licences in its README); prints a note and exits 0
 when that folder is absent (it is for development; users and CI do not have it). Run from the
-repository root: ``python Testing/Benchmarks/real_scans.py [--steps N] [--model NAME]``.
+repository root: ``python Testing/benchmarks/real_scans.py [--steps N] [--model NAME]``.
 
 MR (``sct_t2_lumbar.nii.gz``, sagittal T2w, 1 mm): the synthetic CT's median HU inside each vertebral
 body against the discs above and below it. The centres of six consecutive discs (levels not named) were

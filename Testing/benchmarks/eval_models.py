@@ -1,6 +1,6 @@
 """Held-out metrics of translation models on a phantom test cohort.
 
-Run: ``python Testing/Benchmarks/eval_models.py --manifest data/test8/manifest.csv --models ddim3d-default
+Run: ``python Testing/benchmarks/eval_models.py --manifest data/test8/manifest.csv --models ddim3d-default
 [more names or folders] [--steps 20] [--random-contrasts 1] [--json out.json]``.
 
 For every test case the MR (T2w, T1w and, optionally, random contrasts re-synthesised from the
