@@ -68,7 +68,7 @@ class ImageModel:
 
         Models trained here write their training patch: GroupNorm then sees windows of the size it
         was trained on, which measured 3-9 HU better than one large window for the bundled 3D models
-        (docs/models.md)."""
+        (docs/results.md)."""
         return self.card.inference_defaults.window
 
     @property

@@ -79,7 +79,7 @@ def portable_config(cfg: TrainConfig | LatentTrainConfig) -> dict:
 def inference_defaults(cfg: TrainConfig) -> dict:
     """Sampling settings for the card. Windows of the training patch: GroupNorm then sees the extent it
     was trained on (measured 3-5 HU better than whole-volume windows; overlap 0.5 gains 0.6 HU more for
-    twice the time; docs/models.md). Steps stay 20 until ``Testing/benchmarks/steps_curve.py --write-cards``
+    twice the time; docs/results.md). Steps stay 20 until ``Testing/benchmarks/steps_curve.py --write-cards``
     measures the model's own curve."""
     steps = syndiff_steps(cfg) if cfg.network.kind == "syndiff" else 20
     return {"steps": steps, "eta": 0.0, "window": [int(n) for n in cfg.patch_size], "overlap": 0.25}
