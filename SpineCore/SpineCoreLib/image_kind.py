@@ -28,11 +28,13 @@ SAMPLE = 2_000_000  # voxels looked at: enough for fractions of 0.1 %
 
 @dataclass(frozen=True)
 class KindEvidence:
-    """``kind`` is ``ct``, ``mr`` or None (undecided); ``why`` says what decided, in a few words."""
+    """``kind`` is ``ct``, ``mr`` or None (undecided); ``why`` says what decided, in a few words;
+    ``ct_signs``: undecided, but with values where a CT's air lies (worth a warning even for an MR)."""
 
     kind: str | None
     decisive: bool
     why: str
+    ct_signs: bool = False
 
 
 def mark_kind(image: sitk.Image, kind: str, what: str = "") -> sitk.Image:
@@ -102,7 +104,7 @@ def judge(values: np.ndarray) -> KindEvidence:
         return KindEvidence("ct", True, "fat near -100 HU, soft tissue near 40 HU and bone above 300 HU")
     if a["air"] >= 0.02:
         return KindEvidence(None, False, "values near -1000 HU as in a CT's air, but no fat and soft tissue "
-                                         "in HU beside them")
+                                         "in HU beside them", ct_signs=True)
     return KindEvidence(None, False, "values below 0, but not fat, soft tissue and bone at their HU")
 
 

@@ -205,7 +205,7 @@ def check_kind(image: sitk.Image, values: np.ndarray, argument: str, kind: str, 
     if kind == "mr" and evidence.decisive:
         raise InputError(argument, f"{name} looks like a CT ({evidence.why}): give the MR; if it is "
                                    f"one, say so: {override} mr")
-    if kind == "ct" or "-1000" in evidence.why:
+    if kind == "ct" or evidence.ct_signs:
         log.warning("%s: cannot tell whether %s is %s (%s); going on as %s (say so to silence this: %s %s)", argument, name,
                     "a CT in HU" if kind == "ct" else "an MR", evidence.why, kind.upper(), override, kind)
 
